@@ -1,0 +1,1 @@
+"""Assets by layer: ingestion, features, models, predictions."""

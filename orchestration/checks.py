@@ -1,0 +1,133 @@
+"""Asset checks: each reads back what its asset stored. Blocking ones stop the downstream."""
+
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from orchestration.assets.features import price_features
+from orchestration.assets.ingestion import clean_prices, raw_prices
+from orchestration.assets.models import price_model
+from orchestration.assets.predictions import price_forecasts
+from orchestration.metadata import markdown_table
+from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
+from tickerpulse.features import FEATURES
+from tickerpulse.forecasting.training import registered_name
+from tickerpulse.quality import missing_sessions, ohlc_violations
+from tickerpulse.settings import get_settings
+
+
+def _examples(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(markdown_table(frame, limit=10))
+
+
+@dg.asset_check(asset=raw_prices, blocking=True, description="Every active ticker has stored rows.")
+def raw_prices_every_ticker_has_rows(raw_store: RawStoreResource) -> dg.AssetCheckResult:
+    store = raw_store.store
+    last_dates = store.last_dates()
+    empty = [row["symbol"] for row in store.list_tickers() if row["symbol"] not in last_dates]
+    return dg.AssetCheckResult(
+        passed=not empty,
+        metadata={"tickers_with_rows": len(last_dates), "tickers_without_rows": ", ".join(empty) or "none"},
+    )
+
+
+@dg.asset_check(asset=clean_prices, blocking=True, description="low <= open, close <= high; prices > 0; volume >= 0.")
+def clean_prices_ohlc_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    prices = warehouse.warehouse.read("clean_prices")
+    bad = ohlc_violations(prices)
+    return dg.AssetCheckResult(
+        passed=bad.empty and not prices.empty,
+        metadata={"rows_checked": len(prices), "violations": len(bad), "examples": _examples(bad)},
+    )
+
+
+@dg.asset_check(asset=clean_prices, blocking=True, description="At most one row per ticker and day.")
+def clean_prices_unique_days(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    prices = warehouse.warehouse.read("clean_prices", columns="ticker, date")
+    duplicated = prices[prices.duplicated(["ticker", "date"], keep=False)]
+    return dg.AssetCheckResult(
+        passed=duplicated.empty,
+        metadata={"rows_checked": len(prices), "duplicates": len(duplicated), "examples": _examples(duplicated)},
+    )
+
+
+@dg.asset_check(asset=clean_prices, description="Trading days (exchange calendar) with no row.")
+def clean_prices_calendar_gaps(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    prices = warehouse.warehouse.read("clean_prices", columns="ticker, date")
+    exchange = get_settings().exchange
+    gaps = {
+        str(ticker): missing_sessions(rows["date"], exchange) for ticker, rows in prices.groupby("ticker")
+    }
+    table = pd.DataFrame(
+        [{"ticker": t, "missing_days": len(days), "first_missing": days[0] if days else None} for t, days in gaps.items()]
+    )
+    missing = int(table["missing_days"].sum()) if len(table) else 0
+    return dg.AssetCheckResult(
+        passed=missing == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"missing_days": missing, "per_ticker": _examples(table)},
+    )
+
+
+@dg.asset_check(asset=price_features, blocking=True, description="No infinities; every ticker has complete rows.")
+def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    features = warehouse.warehouse.read("price_features")
+    values = features[FEATURES].to_numpy(dtype=float)
+    infinite = int(np.isinf(values).sum())
+    complete = features[FEATURES].notna().all(axis=1).groupby(features["ticker"]).sum()
+    without = sorted(complete[complete == 0].index)
+    return dg.AssetCheckResult(
+        passed=infinite == 0 and not without and not features.empty,
+        metadata={
+            "infinite_values": infinite,
+            "tickers_without_complete_rows": ", ".join(without) or "none",
+            "complete_rows_per_ticker": _examples(complete.rename("complete_rows").reset_index()),
+        },
+    )
+
+
+@dg.asset_check(asset=price_model, blocking=True, description="Each horizon's champion does not lose to the random walk.")
+def price_model_champion_beats_random_walk(registry: RegistryResource) -> dg.AssetCheckResult:
+    rows = []
+    for horizon in get_settings().horizons:
+        champion = registry.registry.by_alias(registered_name(registry.base_name, horizon), "champion")
+        rows.append(
+            {
+                "horizon": horizon,
+                "version": champion.version if champion else None,
+                "model": champion.params.get("model") if champion else None,
+                "relative_mae": champion.metrics["relative_mae"] if champion else np.nan,
+                "coverage_80": champion.metrics["coverage_80"] if champion else np.nan,
+            }
+        )
+    table = pd.DataFrame(rows)
+    return dg.AssetCheckResult(
+        passed=bool((table["relative_mae"] <= 1.0).all()),
+        metadata={"champions": _examples(table)},
+    )
+
+
+@dg.asset_check(asset=price_forecasts, blocking=True, description="Intervals nest around the forecast; every ticker covered.")
+def price_forecasts_intervals_ordered(
+    warehouse: WarehouseResource, raw_store: RawStoreResource
+) -> dg.AssetCheckResult:
+    forecasts = warehouse.warehouse.read("price_forecasts")
+    ordered = (
+        (forecasts["lower_95"] <= forecasts["lower_80"])
+        & (forecasts["lower_80"] <= forecasts["forecast"])
+        & (forecasts["forecast"] <= forecasts["upper_80"])
+        & (forecasts["upper_80"] <= forecasts["upper_95"])
+        & (forecasts["lower_95"] > 0)
+    ) if len(forecasts) else pd.Series(dtype=bool)
+    universe = {row["symbol"] for row in raw_store.store.list_tickers()}
+    missing = sorted(universe - set(forecasts.get("ticker", [])))
+    return dg.AssetCheckResult(
+        passed=bool(ordered.all()) and not missing and not forecasts.empty,
+        metadata={
+            "forecasts": len(forecasts),
+            "misordered": int((~ordered).sum()),
+            "tickers_without_forecast": ", ".join(missing) or "none",
+            "examples": _examples(forecasts[~ordered]) if len(forecasts) else _examples(forecasts),
+        },
+    )

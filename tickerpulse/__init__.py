@@ -1,0 +1,1 @@
+"""TickerPulse domain: prices, quality, features, forecasting and stores, free of any framework."""

@@ -1,0 +1,21 @@
+"""Domain errors: each carries a message a person can act on; the apps map them to responses."""
+
+
+class TickerPulseError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+
+class InvalidTicker(TickerPulseError, ValueError):
+    pass
+
+
+class UnknownTicker(TickerPulseError, LookupError):
+    pass
+
+
+class SourceError(TickerPulseError):
+    """A price source could not deliver: network failure, unknown symbol, unreadable answer."""
+
+
+class SchemaError(TickerPulseError, ValueError):
+    """A file or frame lacks required columns, so no row of it can be trusted."""

@@ -1,0 +1,1 @@
+"""Forecasting: baselines and estimators, walk-forward evaluation, conformal intervals, promotion."""

@@ -1,0 +1,69 @@
+"""Forecasts from the champion: price, 80/95 % intervals and the model version behind them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tickerpulse.calendar import sessions_after
+from tickerpulse.features import FEATURES, latest_rows
+from tickerpulse.forecasting.evaluation import LEVELS, interval_scale
+
+FORECAST_COLUMNS = [
+    "ticker",
+    "date",  # the session the forecast is made from (its last close)
+    "target_date",
+    "horizon",
+    "last_close",
+    "forecast",
+    *(f"{side}_{int(level * 100)}" for level in LEVELS for side in ("lower", "upper")),
+    "model_name",
+    "model_version",
+    "model",
+    "created_at",
+]
+
+
+def make_forecasts(
+    features: pd.DataFrame,
+    estimator: Any,
+    horizon: int,
+    quantiles: dict[str, float],
+    model_name: str,
+    model_version: str,
+    model: str,
+    exchange: str = "XNYS",
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per ticker with complete latest features; also the tickers that had none."""
+    latest = latest_rows(features)
+    complete = latest.dropna(subset=FEATURES)
+    complete = complete[complete["volatility_20"] > 0]
+    skipped = sorted(set(latest["ticker"]) - set(complete["ticker"]))
+    if complete.empty:
+        return pd.DataFrame(columns=FORECAST_COLUMNS), skipped
+    predicted = estimator.predict(complete[FEATURES])
+    scale = interval_scale(complete, horizon)
+    close = complete["close"].to_numpy()
+    out = pd.DataFrame(
+        {
+            "ticker": complete["ticker"].to_numpy(),
+            "date": complete["date"].to_numpy(),
+            "target_date": [sessions_after(day, horizon, exchange) for day in complete["date"]],
+            "horizon": horizon,
+            "last_close": close,
+            "forecast": close * np.exp(predicted),
+        }
+    )
+    for level in LEVELS:
+        label = int(level * 100)
+        half_width = quantiles[f"q{label}"] * scale
+        out[f"lower_{label}"] = close * np.exp(predicted - half_width)
+        out[f"upper_{label}"] = close * np.exp(predicted + half_width)
+    out["model_name"] = model_name
+    out["model_version"] = model_version
+    out["model"] = model
+    out["created_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return out[FORECAST_COLUMNS], skipped

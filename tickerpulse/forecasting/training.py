@@ -1,0 +1,101 @@
+"""Train every candidate, keep the best, register it and apply the promotion gate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+
+from tickerpulse.features import FEATURES, add_targets
+from tickerpulse.forecasting.evaluation import Evaluation, modelling_rows, walk_forward
+from tickerpulse.forecasting.models import CANDIDATES
+from tickerpulse.forecasting.promotion import Decision, decide
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.registry import ModelRegistry, ModelVersionInfo
+
+
+@dataclass
+class TrainingOutcome:
+    horizon: int
+    model_name: str
+    best: Evaluation
+    candidates: dict[str, dict[str, float]]
+    version: ModelVersionInfo
+    decision: Decision
+    champion: ModelVersionInfo | None
+
+
+def registered_name(base: str, horizon: int) -> str:
+    return f"{base}-h{horizon}"
+
+
+def evaluate_candidates(features: pd.DataFrame, horizon: int, folds: int) -> list[Evaluation]:
+    dataset = add_targets(features, horizon)
+    return [
+        walk_forward(dataset, FEATURES, make_model, name, horizon, folds)
+        for name, make_model in CANDIDATES.items()
+    ]
+
+
+def train_horizon(
+    features: pd.DataFrame,
+    horizon: int,
+    *,
+    base_name: str,
+    folds: int,
+    registry: ModelRegistry,
+    raw_store: RawStore,
+) -> TrainingOutcome:
+    evaluations = evaluate_candidates(features, horizon, folds)
+    best = min(evaluations, key=lambda evaluation: evaluation.metrics["relative_mae"])
+    rows = modelling_rows(add_targets(features, horizon), FEATURES)
+    estimator = CANDIDATES[best.model]().fit(rows[FEATURES], rows["target"])
+    name = registered_name(base_name, horizon)
+    window = (rows["date"].min(), rows["date"].max())
+    version = registry.log_and_register(
+        name,
+        estimator,
+        params={
+            "model": best.model,
+            "horizon": horizon,
+            "folds": folds,
+            "features": ",".join(FEATURES),
+            "tickers": ",".join(sorted(rows["ticker"].unique())),
+            "data_start": str(window[0]),
+            "data_end": str(window[1]),
+            "training_rows": len(rows),
+        },
+        metrics={**best.metrics, **best.quantiles},
+        fold_metrics=best.fold_metrics,
+        input_example=rows[FEATURES].head(5),
+        tags={"model": best.model, "horizon": str(horizon)},
+        artifacts={
+            "candidates.json": json.dumps({e.model: e.metrics for e in evaluations}, indent=2),
+            "features.json": json.dumps(FEATURES),
+        },
+    )
+    champion = registry.by_alias(name, "champion")
+    registry.set_alias(name, "challenger", version.version)
+    raw_store.record_alias_change(
+        name, version.version, None, "challenger", best.metrics, f"trained {best.model}"
+    )
+    decision = decide(best.model, best.metrics, champion.metrics if champion else None)
+    if decision.promote:
+        registry.set_alias(name, "champion", version.version)
+        raw_store.record_alias_change(
+            name, version.version, "challenger", "champion", best.metrics, decision.reason
+        )
+        champion = registry.by_alias(name, "champion")
+    return TrainingOutcome(
+        horizon,
+        name,
+        best,
+        {e.model: e.metrics for e in evaluations},
+        version,
+        decision,
+        champion,
+    )
+
+

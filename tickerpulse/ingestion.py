@@ -1,0 +1,105 @@
+"""From a source or a file into the raw store: valid rows upserted, bad rows quarantined."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from tickerpulse.quality import validate_prices
+from tickerpulse.sources.base import PriceSource
+from tickerpulse.sources.csv_file import CsvSource
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.symbols import normalize_ticker
+
+
+@dataclass
+class IngestReport:
+    ticker: str
+    source: str
+    rows_read: int
+    stored: int
+    rejected: int
+    reasons: Counter[str] = field(default_factory=Counter)
+    first_date: dt.date | None = None
+    last_date: dt.date | None = None
+
+    def describe(self) -> str:
+        text = f"{self.ticker}: {self.rows_read} rows read, {self.stored} stored, {self.rejected} rejected"
+        if self.first_date:
+            text += f" ({self.first_date} .. {self.last_date})"
+        for reason, count in self.reasons.most_common():
+            text += f"\n  rejected {count}: {reason}"
+        return text
+
+
+def ingest_frame(store: RawStore, ticker: str, source: str, frame: pd.DataFrame) -> IngestReport:
+    result = validate_prices(frame)
+    stored = store.upsert_prices(ticker, source, result.valid)
+    store.quarantine_rows(ticker, source, result.rejected)
+    dates = result.valid["date"]
+    return IngestReport(
+        ticker,
+        source,
+        rows_read=len(frame),
+        stored=stored,
+        rejected=len(result.rejected),
+        reasons=result.reasons,
+        first_date=dates.min() if stored else None,
+        last_date=dates.max() if stored else None,
+    )
+
+
+def ingest_from_source(
+    store: RawStore, source: PriceSource, ticker: str, start: dt.date, end: dt.date
+) -> IngestReport:
+    return ingest_frame(store, ticker, source.name, source.fetch(ticker, start, end))
+
+
+def ingest_csv(store: RawStore, path: Path, ticker: str) -> IngestReport:
+    """Add or update a ticker from a CSV file (what `tickerpulse ingest --csv` does)."""
+    symbol = normalize_ticker(ticker)
+    frame = CsvSource(path).fetch(symbol, dt.date.min, dt.date.max)
+    store.add_ticker(symbol, source="csv")
+    return ingest_frame(store, symbol, f"csv:{path.name}", frame)
+
+
+FETCHED_SOURCES = ("synthetic", "stooq", "yahoo")
+OVERLAP_DAYS = 7  # re-fetch a week so late corrections from the source replace stored rows
+
+
+@dataclass
+class RefreshReport:
+    reports: list[IngestReport]
+    failures: dict[str, str]
+    kept: list[str]  # file-fed tickers: their rows arrive through ingest, not a fetch
+
+
+def refresh_universe(
+    store: RawStore,
+    sources: dict[str, PriceSource],
+    today: dt.date,
+    history_years: int,
+) -> RefreshReport:
+    """Fetch new days for every active ticker whose source can be asked for them."""
+    last_dates = store.last_dates()
+    reports, failures, kept = [], {}, []
+    for row in store.list_tickers():
+        ticker, source_name = row["symbol"], row["source"]
+        if source_name not in FETCHED_SOURCES:
+            kept.append(ticker)
+            continue
+        last = last_dates.get(ticker)
+        start = (
+            last - dt.timedelta(days=OVERLAP_DAYS)
+            if last
+            else today.replace(year=today.year - history_years)
+        )
+        try:
+            reports.append(ingest_from_source(store, sources[source_name], ticker, start, today))
+        except Exception as error:  # one ticker's failure must not stop the universe
+            failures[ticker] = f"{type(error).__name__}: {error}"
+    return RefreshReport(reports, failures, kept)

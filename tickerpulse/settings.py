@@ -1,0 +1,88 @@
+"""One Settings object: every backend is chosen by a URL, and all embedded state lives under var/."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+_SCHEMES = {
+    "raw_db_url": ("sqlite", "postgresql"),
+    "warehouse_url": ("chdb", "clickhouse"),
+    "cache_url": ("memory", "redis"),
+    "events_url": ("memory", "kafka"),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=PROJECT_ROOT / ".env", extra="ignore", populate_by_name=True
+    )
+
+    environment: str = Field("development", validation_alias="TICKERPULSE_ENV")
+    data_dir: Path = Field(
+        PROJECT_ROOT / "var",
+        validation_alias=AliasChoices("TICKERPULSE_DATA_DIR", "data_dir"),
+        description="Where embedded state lives (SQLite, Parquet, MLflow, Dagster).",
+    )
+    raw_db_url: str = ""
+    warehouse_url: str = ""
+    mlflow_tracking_uri: str = ""
+    mlflow_artifact_uri: str = ""
+    cache_url: str = "memory://"
+    cache_ttl_seconds: float = 60.0
+    events_url: str = "memory://"
+    celery_broker_url: str = ""
+
+    exchange: str = "XNYS"
+    model_name: str = "tickerpulse-price"
+    horizons: list[int] = [1, 5]
+    walk_forward_folds: int = 5
+    synthetic_seed: int = 7
+    synthetic_years: int = 10
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dagster_port: int = 3000
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Settings:
+        """Fill every unset URL with the embedded backend under data_dir."""
+        data = self.data_dir.resolve()
+        self.data_dir = data
+        self.raw_db_url = self.raw_db_url or f"sqlite:///{data / 'raw.db'}"
+        self.warehouse_url = self.warehouse_url or f"chdb://{data / 'warehouse'}"
+        self.mlflow_tracking_uri = self.mlflow_tracking_uri or f"sqlite:///{data / 'mlflow.db'}"
+        self.mlflow_artifact_uri = self.mlflow_artifact_uri or (data / "mlruns").as_uri()
+        self.celery_broker_url = self.celery_broker_url or f"sqla+sqlite:///{data / 'celery.db'}"
+        for field, schemes in _SCHEMES.items():
+            url: str = getattr(self, field)
+            scheme = url.split("://", 1)[0].split("+", 1)[0]
+            if "://" not in url or scheme not in schemes:
+                allowed = ", ".join(f"{s}://" for s in schemes)
+                raise ValueError(f"{field.upper()}={url!r} is not supported; use one of {allowed}")
+        return self
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive_horizons(cls, horizons: list[int]) -> list[int]:
+        if not horizons or any(h < 1 for h in horizons):
+            raise ValueError("HORIZONS must be a non-empty list of positive trading-day counts")
+        return sorted(set(horizons))
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.data_dir / "dagster"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

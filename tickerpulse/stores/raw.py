@@ -1,0 +1,238 @@
+"""Raw prices and metadata in a SQL database: SQLite embedded, PostgreSQL in full mode.
+
+SQLAlchemy Core keeps one code path for both; upserts use each dialect's ON CONFLICT.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tickerpulse.errors import UnknownTicker
+
+metadata = sa.MetaData()
+
+tickers = sa.Table(
+    "tickers",
+    metadata,
+    sa.Column("symbol", sa.String(20), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, default=""),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+raw_prices = sa.Table(
+    "raw_prices",
+    metadata,
+    sa.Column("ticker", sa.String(20), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("open", sa.Float, nullable=False),
+    sa.Column("high", sa.Float, nullable=False),
+    sa.Column("low", sa.Float, nullable=False),
+    sa.Column("close", sa.Float, nullable=False),
+    sa.Column("volume", sa.Float, nullable=False),
+    sa.Column("adj_close", sa.Float, nullable=True),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+quarantine = sa.Table(
+    "quarantine",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticker", sa.String(20), nullable=False, index=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("row_number", sa.Integer, nullable=False),
+    sa.Column("raw", sa.Text, nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+model_meta = sa.Table(
+    "model_meta",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("model_name", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(20), nullable=False),
+    sa.Column("from_alias", sa.String(40), nullable=True),
+    sa.Column("to_alias", sa.String(40), nullable=False),
+    sa.Column("metrics", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+PRICE_FIELDS = ["open", "high", "low", "close", "volume", "adj_close"]
+_BATCH = 2000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _insert(engine: sa.Engine, table: sa.Table) -> Any:
+    dialect = {"sqlite": sqlite, "postgresql": postgresql}[engine.dialect.name]
+    return dialect.insert(table)
+
+
+class RawStore:
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    # tickers -----------------------------------------------------------------------------
+    def add_ticker(self, symbol: str, source: str, name: str = "") -> bool:
+        """Register or re-activate a ticker; True when it was not known before."""
+        known = self.ticker(symbol, active_only=False)
+        statement = _insert(self.engine, tickers).values(
+            symbol=symbol, name=name, source=source, active=True, added_at=_now()
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["symbol"], set_={"source": source, "active": True}
+        )
+        with self.engine.begin() as connection:
+            connection.execute(statement)
+        return known is None
+
+    def ticker(self, symbol: str, active_only: bool = True) -> dict[str, Any] | None:
+        query = sa.select(tickers).where(tickers.c.symbol == symbol)
+        if active_only:
+            query = query.where(tickers.c.active)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def list_tickers(self, active_only: bool = True) -> list[dict[str, Any]]:
+        query = sa.select(tickers).order_by(tickers.c.symbol)
+        if active_only:
+            query = query.where(tickers.c.active)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def require_ticker(self, symbol: str) -> dict[str, Any]:
+        row = self.ticker(symbol)
+        if row is None:
+            raise UnknownTicker(f"ticker {symbol} is not in the universe")
+        return row
+
+    # prices ------------------------------------------------------------------------------
+    def upsert_prices(self, ticker: str, source: str, prices: pd.DataFrame) -> int:
+        """Insert or overwrite rows by (ticker, date): replaying a file changes nothing."""
+        if prices.empty:
+            return 0
+        stamp = _now()
+        frame = prices[["date", *PRICE_FIELDS]].astype(object)
+        frame = frame.where(pd.notna(frame), None)
+        rows = [
+            {"ticker": ticker, "source": source, "ingested_at": stamp, **record}
+            for record in frame.to_dict("records")
+        ]
+        statement = _insert(self.engine, raw_prices)
+        statement = statement.on_conflict_do_update(
+            index_elements=["ticker", "date"],
+            set_={name: statement.excluded[name] for name in [*PRICE_FIELDS, "source"]},
+        )
+        with self.engine.begin() as connection:
+            for start in range(0, len(rows), _BATCH):
+                connection.execute(statement, rows[start : start + _BATCH])
+        return len(rows)
+
+    def read_prices(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+        query = sa.select(raw_prices).order_by(raw_prices.c.ticker, raw_prices.c.date)
+        if symbols is not None:
+            query = query.where(raw_prices.c.ticker.in_(list(symbols)))
+        with self.engine.connect() as connection:
+            frame = pd.read_sql(query, connection)
+        frame["date"] = pd.to_datetime(frame["date"]).dt.date
+        return frame
+
+    def last_dates(self) -> dict[str, dt.date]:
+        query = sa.select(raw_prices.c.ticker, sa.func.max(raw_prices.c.date)).group_by(
+            raw_prices.c.ticker
+        )
+        with self.engine.connect() as connection:
+            return {ticker: day for ticker, day in connection.execute(query)}
+
+    def count_prices(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.count()).select_from(raw_prices)).scalar_one())
+
+    # quarantine --------------------------------------------------------------------------
+    def quarantine_rows(self, ticker: str, source: str, rejected: pd.DataFrame) -> int:
+        if rejected.empty:
+            return 0
+        stamp = _now()
+        rows = [
+            {
+                "ticker": ticker,
+                "source": source,
+                "row_number": int(record["row_number"]),
+                "raw": str(record["raw"]),
+                "reason": str(record["reason"]),
+                "quarantined_at": stamp,
+            }
+            for record in rejected.to_dict("records")
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(sa.insert(quarantine), rows)
+        return len(rows)
+
+    def quarantined(self, ticker: str | None = None) -> pd.DataFrame:
+        query = sa.select(quarantine).order_by(quarantine.c.id)
+        if ticker is not None:
+            query = query.where(quarantine.c.ticker == ticker)
+        with self.engine.connect() as connection:
+            return pd.read_sql(query, connection)
+
+    # model metadata ----------------------------------------------------------------------
+    def record_alias_change(
+        self,
+        model_name: str,
+        version: str,
+        from_alias: str | None,
+        to_alias: str,
+        metrics: dict[str, float],
+        reason: str,
+    ) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.insert(model_meta).values(
+                    model_name=model_name,
+                    version=version,
+                    from_alias=from_alias,
+                    to_alias=to_alias,
+                    metrics=json.dumps(metrics, sort_keys=True),
+                    reason=reason,
+                    changed_at=_now(),
+                )
+            )
+
+    def alias_history(self, model_name: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(model_meta).order_by(model_meta.c.id)
+        if model_name is not None:
+            query = query.where(model_meta.c.model_name == model_name)
+        with self.engine.connect() as connection:
+            rows = [dict(row) for row in connection.execute(query).mappings()]
+        for row in rows:
+            row["metrics"] = json.loads(row["metrics"])
+        return rows
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    # WAL lets the API read while a Dagster step writes; the timeout waits out short locks.
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+

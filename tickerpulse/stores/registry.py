@@ -1,0 +1,107 @@
+"""Model registry over MLflow: runs, versions and the aliases `challenger` and `champion`.
+
+Embedded: SQLite tracking store and local artifacts under var/. Full mode: an MLflow server
+with PostgreSQL and S3 artifacts; only the URIs change. MLflow is imported lazily because
+it costs seconds, and the API only needs it when it loads a model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+# log_model otherwise infers requirements by importing the model: about 24 s each time.
+PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    version: str
+    run_id: str
+    metrics: dict[str, float]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+class ModelRegistry:
+    def __init__(self, tracking_uri: str, artifact_uri: str) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        self.mlflow = mlflow
+        self.tracking_uri = tracking_uri
+        self.artifact_uri = artifact_uri
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def experiment_id(self, name: str) -> str:
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        location = f"{self.artifact_uri.rstrip('/')}/{name}"
+        return str(self.client.create_experiment(name, artifact_location=location))
+
+    def log_and_register(
+        self,
+        name: str,
+        estimator: Any,
+        *,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        fold_metrics: list[dict[str, float]],
+        input_example: pd.DataFrame,
+        tags: dict[str, str],
+        artifacts: dict[str, str] | None = None,
+    ) -> ModelVersionInfo:
+        """One MLflow run with params, per-fold metrics and the model; a new registered version."""
+        from mlflow.models import infer_signature
+
+        mlflow = self.mlflow
+        with mlflow.start_run(experiment_id=self.experiment_id(name)) as run:
+            mlflow.log_params(params)
+            mlflow.log_metrics(metrics)
+            for fold, values in enumerate(fold_metrics):
+                mlflow.log_metrics({f"fold_{k}": v for k, v in values.items()}, step=fold)
+            mlflow.set_tags(tags)
+            for artifact_name, text in (artifacts or {}).items():
+                mlflow.log_text(text, artifact_name)
+            signature = infer_signature(input_example, estimator.predict(input_example))
+            info = mlflow.sklearn.log_model(
+                estimator,
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=PIP_REQUIREMENTS,
+                registered_model_name=name,
+            )
+        version = str(info.registered_model_version)
+        return self.version(name, version, run_id=run.info.run_id)
+
+    def version(self, name: str, version: str, run_id: str | None = None) -> ModelVersionInfo:
+        if run_id is None:
+            run_id = self.client.get_model_version(name, version).run_id
+        run = self.client.get_run(run_id)
+        return ModelVersionInfo(
+            name, version, run_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags)
+        )
+
+    def by_alias(self, name: str, alias: str) -> ModelVersionInfo | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None  # no such model or alias yet
+        return self.version(name, str(found.version), run_id=found.run_id)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        self.client.set_registered_model_alias(name, alias, version)
+
+    def load(self, name: str, alias: str) -> Any:
+        return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")

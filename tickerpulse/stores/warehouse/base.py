@@ -1,0 +1,79 @@
+"""The analytical store: cleaned prices, features and forecasts, one partition per ticker.
+
+Backends share the ClickHouse SQL below and differ only in where a table's rows come from
+(`_source`) and how a query runs (`query`): Parquet files read by chDB when embedded, a
+ClickHouse server in full mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from typing import Any
+
+import pandas as pd
+
+TABLES = ("clean_prices", "price_features", "price_forecasts")
+
+
+class Warehouse(ABC):
+    @abstractmethod
+    def write_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
+        """Replace every row of `ticker` in `table` with `frame` (idempotent)."""
+
+    @abstractmethod
+    def _source(self, table: str, ticker: str | None) -> str | None:
+        """A FROM clause for the table (one ticker's rows if given); None when it has no rows."""
+
+    @abstractmethod
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run ClickHouse SQL with {name:Type} parameters."""
+
+    def read(
+        self,
+        table: str,
+        ticker: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        columns: str = "*",
+    ) -> pd.DataFrame:
+        _check_table(table)
+        source = self._source(table, ticker)
+        if source is None:
+            return pd.DataFrame()
+        conditions, params = ["1"], dict[str, Any]()
+        if ticker is not None:
+            conditions.append("ticker = {ticker:String}")
+            params["ticker"] = ticker
+        if start is not None:
+            conditions.append("date >= {start:Date}")
+            params["start"] = start.isoformat()
+        if end is not None:
+            conditions.append("date <= {end:Date}")
+            params["end"] = end.isoformat()
+        sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY ticker, date"
+        return _dates_as_dates(self.query(sql, params))
+
+    def summary(self, table: str) -> pd.DataFrame:
+        """Rows and date range per ticker: what asset metadata and /v1/tickers show."""
+        _check_table(table)
+        source = self._source(table, None)
+        if source is None:
+            return pd.DataFrame(columns=["ticker", "rows", "first_date", "last_date"])
+        sql = (
+            "SELECT ticker, count() AS rows, min(date) AS first_date, max(date) AS last_date "
+            f"FROM {source} GROUP BY ticker ORDER BY ticker"
+        )
+        return _dates_as_dates(self.query(sql))
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise ValueError(f"unknown warehouse table {table!r}; tables are {', '.join(TABLES)}")
+
+
+def _dates_as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("date", "first_date", "last_date", "target_date"):
+        if column in frame and len(frame):
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame

@@ -1,0 +1,82 @@
+"""Embedded warehouse: one Parquet file per table and ticker, queried through chDB.
+
+chDB locks a database directory to one process, and Dagster steps, the API and the worker
+are separate processes. So nothing shares a chDB directory: files are written atomically
+(temp file + rename) and each process queries them with its own in-memory chDB session.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tickerpulse.stores.warehouse.base import Warehouse, _check_table
+
+_session_lock = threading.Lock()
+_session: Any = None
+
+
+def _chdb_session() -> Any:
+    """One in-memory chDB session per process (chDB allows no second one)."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            from chdb import session
+
+            _session = session.Session()
+        return _session
+
+
+class ParquetWarehouse(Warehouse):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+
+    def _path(self, table: str, ticker: str) -> Path:
+        return self.root / table / f"{ticker}.parquet"
+
+    def write_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
+        _check_table(table)
+        target = self._path(table, ticker)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = frame.assign(ticker=ticker)
+        arrow = pa.Table.from_pandas(data, preserve_index=False)
+        handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
+        os.close(handle)
+        try:
+            pq.write_table(arrow, temp)
+            os.replace(temp, target)  # readers see the old file or the new one, never half
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def _source(self, table: str, ticker: str | None) -> str | None:
+        if ticker is not None:
+            path = self._path(table, ticker)
+            return f"file({_quoted(path)}, Parquet)" if path.exists() else None
+        folder = self.root / table
+        if not folder.is_dir() or not any(folder.glob("*.parquet")):
+            return None
+        return f"file({_quoted(folder / '*.parquet')}, Parquet)"
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        session = _chdb_session()
+        with _session_lock:  # a chDB session runs one query at a time
+            result = session.query(sql, "DataFrame", params=params or {})
+        return result if isinstance(result, pd.DataFrame) else pd.DataFrame()
+
+    def tickers(self, table: str) -> list[str]:
+        folder = self.root / table
+        return sorted(path.stem for path in folder.glob("*.parquet"))
+
+
+def _quoted(path: Path) -> str:
+    """A path as a ClickHouse string literal."""
+    return "'" + str(path).replace("\\", "\\\\").replace("'", "\\'") + "'"
