@@ -29,6 +29,10 @@ class Warehouse(ABC):
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run ClickHouse SQL with {name:Type} parameters."""
 
+    def version(self, table: str, ticker: str | None = None) -> str:
+        """A token that changes whenever the table (or one ticker's rows) is rewritten."""
+        return ""
+
     def read(
         self,
         table: str,

@@ -1,0 +1,46 @@
+"""Every error as application/problem+json (RFC 9457) with a sentence a person can act on."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tickerpulse.errors import InvalidTicker, TickerPulseError, UnknownTicker
+
+PROBLEM = "application/problem+json"
+
+
+def problem(request: Request, status: int, title: str, detail: str) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": request.url.path}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body"))
+    given = error.get("input")
+    message = error.get("msg", "invalid")
+    return f"{where}: {message}" + (f" (got {given!r})" if given is not None and not isinstance(given, dict) else "")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        detail = "; ".join(_describe(e) for e in error.errors())
+        return problem(request, 422, "Invalid request", detail)
+
+    @app.exception_handler(UnknownTicker)
+    @app.exception_handler(InvalidTicker)
+    async def unknown_ticker(request: Request, error: TickerPulseError) -> JSONResponse:
+        # A malformed symbol is just a ticker we do not have: never echoed into a query.
+        return problem(request, 404, "Unknown ticker", str(error))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        titles = {404: "Not found", 405: "Method not allowed"}
+        return problem(request, error.status_code, titles.get(error.status_code, "Error"), str(error.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 500, "Internal error", f"{type(error).__name__}; see the server log")

@@ -1,0 +1,72 @@
+"""Response models: what the OpenAPI docs show and what clients can rely on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class Ticker(BaseModel):
+    symbol: str
+    name: str
+    source: str = Field(description="where prices come from: csv, synthetic, stooq or yahoo")
+    rows: int = Field(description="clean daily bars in the warehouse")
+    first_date: dt.date | None
+    last_date: dt.date | None
+
+
+class PriceBar(BaseModel):
+    date: dt.date
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class Prices(BaseModel):
+    ticker: str
+    start: dt.date | None
+    end: dt.date | None
+    count: int
+    prices: list[PriceBar]
+
+
+class Interval(BaseModel):
+    lower: float
+    upper: float
+
+
+class Forecast(BaseModel):
+    horizon: int = Field(description="trading days ahead")
+    as_of: dt.date = Field(description="session whose close the forecast starts from")
+    target_date: dt.date
+    last_close: float
+    forecast: float
+    interval_80: Interval
+    interval_95: Interval
+    model_name: str
+    model_version: str
+    model: str = Field(description="the estimator behind the version: naive, drift, ridge, ...")
+    created_at: dt.datetime
+
+
+class Forecasts(BaseModel):
+    ticker: str
+    forecasts: list[Forecast]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None

@@ -1,0 +1,246 @@
+"""The `tickerpulse` command: bring the platform up, feed it files, look at what it holds."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tickerpulse.errors import TickerPulseError
+from tickerpulse.settings import PROJECT_ROOT, Settings, get_settings
+
+app = typer.Typer(help="TickerPulse: daily prices in, honest forecasts out.", no_args_is_help=True)
+
+
+def _echo_step(number: int, total: int, text: str) -> None:
+    typer.secho(f"[{number}/{total}] {text}", bold=True)
+
+
+def _open_raw_store(settings: Settings):  # type: ignore[no-untyped-def]
+    from tickerpulse.stores.raw import RawStore
+
+    return RawStore(settings.raw_db_url)
+
+
+def _platform_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(settings.dagster_home)
+    env["TICKERPULSE_DATA_DIR"] = str(settings.data_dir)
+    # The venv's own commands first, whichever way we were started.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def prepare_dagster_home(settings: Settings) -> None:
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", settings.dagster_home / "dagster.yaml")
+
+
+_STEP_DONE = re.compile(r'STEP_SUCCESS - Finished execution of step "([^"]+)" in (\S+?)\.?$')
+_CHECK = re.compile(r"ASSET_CHECK_EVALUATION - Asset check '([^']+)' on '([^']+)' (\w+)")
+_FAILURE = re.compile(r"(STEP_FAILURE|RUN_FAILURE) - (.*)")
+
+
+def materialize_everything(settings: Settings, log_dir: Path) -> None:
+    """Every asset and check through `dagster asset materialize`, as a data engineer would."""
+    command = ["dagster", "asset", "materialize", "--select", "*", "-m", "orchestration.definitions"]
+    log_path = log_dir / "materialize.log"
+    started = time.monotonic()
+    check_steps: set[str] = set()
+    try:
+        for line in _stream(command, settings, log_path):
+            if match := _STEP_DONE.search(line):
+                if match.group(1) not in check_steps:
+                    typer.echo(f"      done  {match.group(1):<54} {match.group(2)}")
+            elif match := _CHECK.search(line):
+                check_steps.add(f"{match.group(2)}_{match.group(1)}")
+                colour = typer.colors.GREEN if match.group(3) == "passed" else typer.colors.RED
+                typer.secho(f"      check {match.group(1):<54} {match.group(3)}", fg=colour)
+            elif match := _FAILURE.search(line):
+                typer.secho(f"      {match.group(2)[:160]}", fg=typer.colors.RED)
+    except subprocess.CalledProcessError:
+        typer.secho(f"Materialization failed; the full log is {log_path}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"      all assets materialized in {time.monotonic() - started:.0f} s")
+
+
+def _stream(command: list[str], settings: Settings, log_path: Path):  # type: ignore[no-untyped-def]
+    from tickerpulse.launcher import stream_lines
+
+    return stream_lines(command, _platform_env(settings), PROJECT_ROOT, log_path)
+
+
+@app.command()
+def up(
+    skip_materialize: Annotated[
+        bool, typer.Option(help="Serve what is stored; do not re-run the pipeline.")
+    ] = False,
+) -> None:
+    """Load the demo universe, materialize every asset, serve the Dagster UI and the API."""
+    from tickerpulse.demo import load_demo_universe
+    from tickerpulse.launcher import Service, port_in_use, wait_until_ready
+
+    settings = get_settings()
+    host = settings.api_host
+    for port, variable in ((settings.api_port, "API_PORT"), (settings.dagster_port, "DAGSTER_PORT")):
+        if port_in_use(host, port):
+            typer.secho(
+                f"Port {port} on {host} is taken (another `tickerpulse up`?). Stop it or set {variable}.",
+                fg=typer.colors.RED, err=True,
+            )
+            raise typer.Exit(1)
+    log_dir = settings.data_dir / "logs"
+    total = 4
+    _echo_step(1, total, f"State lives in {settings.data_dir}")
+    prepare_dagster_home(settings)
+
+    _echo_step(2, total, "Loading the demo universe")
+    for report in load_demo_universe(_open_raw_store(settings)):
+        typer.echo(f"      {report.describe()}")
+    typer.echo("      ACME, GLOBEX, INITECH: synthetic prices, fetched by the raw_prices asset")
+
+    if skip_materialize:
+        _echo_step(3, total, "Skipping materialization (--skip-materialize)")
+    else:
+        _echo_step(3, total, "Materializing raw_prices -> clean_prices -> price_features -> price_model -> price_forecasts")
+        materialize_everything(settings, log_dir)
+
+    _echo_step(4, total, "Starting the Dagster UI and the API")
+    env = _platform_env(settings)
+    services = [
+        Service(
+            "Dagster UI",
+            ["dagster", "dev", "-w", "workspace.yaml", "-h", host, "-p", str(settings.dagster_port)],
+            f"http://{host}:{settings.dagster_port}/server_info",
+            log_dir / "dagster.log",
+            stop_signal=signal.SIGINT,  # dagster dev shuts its daemon and code server down on SIGINT
+        ),
+        Service(
+            "API",
+            ["uvicorn", "serving.app:app", "--host", host, "--port", str(settings.api_port)],
+            f"http://{host}:{settings.api_port}/healthz",
+            log_dir / "api.log",
+        ),
+    ]
+
+    def stop_all(*_: object) -> None:
+        typer.echo("\nStopping ...")
+        for service in services:
+            service.stop()
+        typer.echo("Stopped everything `tickerpulse up` started.")
+
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the platform like Ctrl-C does
+    try:
+        for service in services:
+            service.start(env, PROJECT_ROOT)
+        wait_until_ready(
+            services, timeout=180,
+            tick=_progress_ticker("waiting for the Dagster UI (about 30 s) and the API"),
+        )
+        _print_where_to_look(settings)
+        while all(service.exited() is None for service in services):
+            time.sleep(1)
+        crashed = next(s for s in services if s.exited() is not None)
+        typer.secho(f"{crashed.name} stopped unexpectedly; see {crashed.log_path}", fg=typer.colors.RED, err=True)
+        stop_all()
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        stop_all()
+    except RuntimeError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        stop_all()
+        raise typer.Exit(1) from None
+
+
+def _progress_ticker(text: str):  # type: ignore[no-untyped-def]
+    """Redraw one line on a terminal; in a log, a line every 10 s."""
+    last = [-10.0]
+
+    def tick(elapsed: float) -> None:
+        if sys.stdout.isatty():
+            typer.echo(f"\r      {text} ... {elapsed:3.0f} s", nl=False)
+        elif elapsed - last[0] >= 10:
+            last[0] = elapsed
+            typer.echo(f"      {text} ... {elapsed:3.0f} s")
+
+    return tick
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_where_to_look(settings: Settings) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    dagster = f"http://{settings.api_host}:{settings.dagster_port}"
+    typer.secho("\nTickerPulse is up.", fg=typer.colors.GREEN, bold=True)
+    typer.echo(f"  API docs     {api}/docs")
+    typer.echo(f"  Forecast     curl {api}/v1/forecasts/ACME")
+    typer.echo(f"  Tickers      curl {api}/v1/tickers")
+    typer.echo(f"  Metrics      {api}/metrics")
+    typer.echo(f"  Dagster UI   {dagster}/assets  (materialize, backfill, checks, lineage)")
+    typer.echo(f"  Logs         {settings.data_dir / 'logs'}")
+    typer.echo("Press Ctrl-C to stop.")
+
+
+@app.command()
+def ingest(
+    ticker: Annotated[str, typer.Option(help="Ticker symbol to add or update, e.g. AAPL")],
+    csv: Annotated[
+        Path | None, typer.Option(help="CSV with Date,Open,High,Low,Close,Volume[,Adj Close]")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Instead of a file: synthetic, stooq or yahoo")
+    ] = None,
+    years: Annotated[int, typer.Option(help="History to fetch from a source, in years")] = 10,
+) -> None:
+    """Add or update a ticker from a CSV file or a price source; report stored and rejected rows."""
+    from tickerpulse.calendar import last_completed_session
+    from tickerpulse.ingestion import ingest_csv, ingest_from_source
+    from tickerpulse.sources import get_source
+    from tickerpulse.symbols import normalize_ticker
+
+    if (csv is None) == (source is None):
+        typer.secho("Give exactly one of --csv FILE or --source NAME.", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = get_settings()
+    store = _open_raw_store(settings)
+    try:
+        if csv is not None:
+            if not csv.is_file():
+                raise TickerPulseError(f"{csv} is not a readable file")
+            report = ingest_csv(store, csv, ticker)
+        else:
+            symbol = normalize_ticker(ticker)
+            end = last_completed_session(exchange=settings.exchange)
+            start = end.replace(year=end.year - years)
+            price_source = get_source(str(source), seed=settings.synthetic_seed)
+            report = ingest_from_source(store, price_source, symbol, start, end)
+            if report.stored:
+                store.add_ticker(symbol, source=price_source.name)
+    except (TickerPulseError, ValueError) as error:
+        typer.secho(f"Not ingested: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    typer.echo(report.describe())
+    if report.rejected:
+        typer.echo(f"Rejected rows are kept with their reason in the quarantine table ({settings.raw_db_url}).")
+    typer.echo("Materialize clean_prices and downstream in Dagster to forecast it.")
+
+
+@app.command()
+def tickers() -> None:
+    """List the ticker universe with each ticker's source."""
+    for row in _open_raw_store(get_settings()).list_tickers():
+        typer.echo(f"{row['symbol']:<10} {row['source']:<10} {row['name']}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,103 @@
+"""Start and stop the platform's processes for `tickerpulse up`, leaving no orphans.
+
+Each child runs in its own session so a terminal's Ctrl-C reaches only us; we then stop
+each child's whole process group (dagster dev has its own children), politely first.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Service:
+    name: str
+    command: list[str]
+    ready_url: str
+    log_path: Path
+    stop_signal: int = signal.SIGTERM
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self, env: dict[str, str], cwd: Path) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+
+    def is_ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.ready_url, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        group = os.getpgid(self.process.pid)
+        os.killpg(group, self.stop_signal)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(group, signal.SIGKILL)
+            self.process.wait()
+        # Grandchildren that outlived their parent are still in the group.
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def wait_until_ready(services: list[Service], timeout: float, tick: Callable[[float], None]) -> None:
+    started = time.monotonic()
+    pending = list(services)
+    while pending:
+        elapsed = time.monotonic() - started
+        for service in list(pending):
+            code = service.exited()
+            if code is not None:
+                raise RuntimeError(f"{service.name} exited with code {code}; see {service.log_path}")
+            if service.is_ready():
+                pending.remove(service)
+        if pending and elapsed > timeout:
+            names = ", ".join(s.name for s in pending)
+            raise RuntimeError(f"{names} did not answer within {timeout:.0f} s; see the logs in var/logs")
+        tick(elapsed)
+        time.sleep(0.5)
+
+
+def stream_lines(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Iterator[str]:
+    """Run a command to completion, yielding its output lines and keeping them in a log."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log, subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.write(line)
+                yield line.rstrip("\n")
+        except BaseException:
+            os.killpg(process.pid, signal.SIGTERM)
+            raise
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
