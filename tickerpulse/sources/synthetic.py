@@ -27,31 +27,32 @@ class SyntheticSource:
         self.seed = seed
         self.exchange = exchange
 
-    def _rng(self, ticker: str) -> np.random.Generator:
+    def _streams(self, ticker: str, count: int) -> list[np.random.Generator]:
+        """Independent streams per quantity, so a longer window extends, never reshuffles, a series."""
         digest = hashlib.sha256(f"{self.seed}:{ticker}".encode()).digest()
-        return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+        root = np.random.SeedSequence(int.from_bytes(digest[:8], "little"))
+        return [np.random.default_rng(child) for child in root.spawn(count)]
 
     def fetch(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
         days = trading_days(_ANCHOR, end, self.exchange)
-        rng = self._rng(ticker)
+        constants, shock_rng, open_rng, high_rng, low_rng, volume_rng = self._streams(ticker, 6)
         n = len(days)
-        shocks = rng.standard_t(_T_DF, n) / np.sqrt(_T_DF / (_T_DF - 2))
+        shocks = shock_rng.standard_t(_T_DF, n) / np.sqrt(_T_DF / (_T_DF - 2))
         variance = np.empty(n)
         returns = np.empty(n)
         variance[0] = _OMEGA / (1 - _ALPHA - _BETA)
-        drift = rng.uniform(0.0, 0.0004)
+        drift, first_close = constants.uniform(0.0, 0.0003), constants.uniform(20, 400)
         for i in range(n):  # the recursion is inherently sequential
             if i:
                 variance[i] = _OMEGA + _ALPHA * returns[i - 1] ** 2 + _BETA * variance[i - 1]
             returns[i] = drift + np.sqrt(variance[i]) * shocks[i]
-        close = rng.uniform(20, 400) * np.exp(np.cumsum(returns))
+        close = first_close * np.exp(np.cumsum(returns))
         previous_close = np.concatenate([[close[0]], close[:-1]])
         vol = np.sqrt(variance)
-        open_ = previous_close * np.exp(rng.normal(0, 0.3, n) * vol)
-        wick = np.abs(rng.normal(0, 0.6, (2, n))) * vol
-        high = np.maximum(open_, close) * np.exp(wick[0])
-        low = np.minimum(open_, close) * np.exp(-wick[1])
-        volume = np.round(rng.lognormal(14, 0.3, n) * (1 + 25 * np.abs(returns)))
+        open_ = previous_close * np.exp(open_rng.normal(0, 0.3, n) * vol)
+        high = np.maximum(open_, close) * np.exp(np.abs(high_rng.normal(0, 0.6, n)) * vol)
+        low = np.minimum(open_, close) * np.exp(-np.abs(low_rng.normal(0, 0.6, n)) * vol)
+        volume = np.round(volume_rng.lognormal(14, 0.3, n) * (1 + 25 * np.abs(returns)))
         frame = pd.DataFrame(
             {
                 "date": days,

@@ -1,0 +1,49 @@
+# The commands a newcomer needs: `make up` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+VENV_STAMP := .venv/.synced
+
+.PHONY: up test test-fast lint fmt bench install clean help
+
+help:
+	@echo "make up      install, load demo data, materialize every asset, serve Dagster UI (:3000) + API (:8000)"
+	@echo "make test    the whole test suite (what CI runs)"
+	@echo "make lint    ruff + mypy      make fmt   format the code"
+	@echo "make bench   run the benchmarks in bench/ and print their tables"
+	@echo "make clean   delete var/ (all embedded state)"
+
+install: $(VENV_STAMP)
+
+# uv is bootstrapped with pip when the machine lacks it; the lock pins every package.
+$(VENV_STAMP): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip ..."; python3 -m pip install --quiet uv; }
+	@echo "Installing Python packages from uv.lock ..."
+	@$(UV) sync --frozen
+	@touch $@
+
+up: install
+	@.venv/bin/tickerpulse up
+
+test: install
+	@$(UV) run --frozen pytest
+
+test-fast: install
+	@$(UV) run --frozen pytest -m "not slow and not integration and not e2e"
+
+lint: install
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
+
+fmt: install
+	@$(UV) run --frozen ruff format .
+	@$(UV) run --frozen ruff check --fix .
+
+bench: install
+	@$(UV) run --frozen python -m bench
+
+clean:
+	rm -rf var

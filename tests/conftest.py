@@ -1,0 +1,79 @@
+"""Shared fixtures: every test gets its own data dir, so state never leaks between tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tickerpulse.settings import Settings, get_settings
+from tickerpulse.stores.raw import RawStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def raw_store(settings: Settings) -> RawStore:
+    return RawStore(settings.raw_db_url)
+
+
+@pytest.fixture(scope="session")
+def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The demo universe run through every asset once, in a temporary Dagster instance."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+    from tickerpulse.demo import load_demo_universe
+
+    data_dir = tmp_path_factory.mktemp("platform") / "var"
+    previous = os.environ.get("TICKERPULSE_DATA_DIR")
+    os.environ["TICKERPULSE_DATA_DIR"] = str(data_dir)
+    get_settings.cache_clear()
+    try:
+        load_demo_universe(RawStore(get_settings().raw_db_url))
+        with dg.instance_for_test() as instance:
+            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+            assert result.success
+        yield data_dir
+    finally:
+        if previous is None:
+            os.environ.pop("TICKERPULSE_DATA_DIR", None)
+        else:
+            os.environ["TICKERPULSE_DATA_DIR"] = previous
+        get_settings.cache_clear()
+
+
+@pytest.fixture
+def platform_settings(materialized_platform: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(materialized_platform))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def synthetic_panel(tickers: tuple[str, ...] = ("AAA", "BBB", "CCC"), years: int = 6) -> pd.DataFrame:
+    import datetime as dt
+
+    from tickerpulse.sources.synthetic import SyntheticSource
+
+    source = SyntheticSource(seed=11)
+    end = dt.date(2026, 10, 30)
+    start = end.replace(year=end.year - years)
+    frames = [source.fetch(t, start, end).assign(ticker=t) for t in tickers]
+    return pd.concat(frames, ignore_index=True).drop(columns="row_number")
