@@ -36,10 +36,13 @@ def interval_scale(rows: pd.DataFrame, horizon: int) -> np.ndarray:
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> float:
-    """The finite-sample conformal quantile: ceil((n+1) * level) / n."""
-    n = len(scores)
-    rank = min(1.0, np.ceil((n + 1) * level) / n)
-    return float(np.quantile(scores, rank, method="higher"))
+    """The finite-sample conformal quantile: the k-th smallest score, k = ceil((n+1) * level).
+
+    With k > n the exact interval is unbounded; the largest score is the closest finite one.
+    """
+    ordered = np.sort(scores)
+    rank = min(len(ordered), int(np.ceil((len(ordered) + 1) * level)))
+    return float(ordered[rank - 1])
 
 
 @dataclass

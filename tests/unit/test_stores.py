@@ -1,0 +1,169 @@
+"""Embedded stores: SQLite raw store, Parquet+chDB warehouse, memory cache, memory bus."""
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import synthetic_panel
+from tickerpulse.errors import UnknownTicker
+from tickerpulse.quality import validate_prices
+from tickerpulse.stores.cache import MemoryCache, open_cache
+from tickerpulse.stores.events import MemoryBus, open_bus
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.warehouse import ParquetWarehouse, open_warehouse
+
+
+def bars(days: list[str], close: float = 10.0) -> pd.DataFrame:
+    return validate_prices(
+        pd.DataFrame(
+            {
+                "date": days,
+                "open": close,
+                "high": close + 1,
+                "low": close - 1,
+                "close": close,
+                "volume": 100,
+            }
+        )
+    ).valid
+
+
+class TestRawStore:
+    def test_upserting_twice_leaves_identical_rows(self, raw_store: RawStore) -> None:
+        prices = bars(["2024-01-02", "2024-01-03"])
+        raw_store.upsert_prices("ACME", "csv", prices)
+        first = raw_store.read_prices(["ACME"]).drop(columns="ingested_at")
+        raw_store.upsert_prices("ACME", "csv", prices)
+        second = raw_store.read_prices(["ACME"]).drop(columns="ingested_at")
+        pd.testing.assert_frame_equal(first, second)
+        assert len(second) == 2
+
+    def test_a_later_delivery_overwrites_the_same_day(self, raw_store: RawStore) -> None:
+        raw_store.upsert_prices("ACME", "csv", bars(["2024-01-02"], close=10))
+        raw_store.upsert_prices("ACME", "stooq", bars(["2024-01-02", "2024-01-03"], close=12))
+        stored = raw_store.read_prices(["ACME"])
+        assert list(stored["close"]) == [12, 12]
+        assert set(stored["source"]) == {"stooq"}
+        assert raw_store.last_dates() == {"ACME": dt.date(2024, 1, 3)}
+
+    def test_quarantine_keeps_the_row_and_its_reason(self, raw_store: RawStore) -> None:
+        frame = pd.DataFrame(
+            {"date": ["2024-01-02", "junk"], "open": [1, 1], "high": [2, 2], "low": [0.5, 0.5],
+             "close": [1.5, 1.5], "volume": [1, 1]}
+        )
+        result = validate_prices(frame)
+        raw_store.quarantine_rows("ACME", "csv:acme.csv", result.rejected)
+        kept = raw_store.quarantined("ACME")
+        assert list(kept["reason"]) == ["unreadable date"]
+        assert '"junk"' in kept["raw"].iloc[0] and kept["row_number"].iloc[0] == 2
+
+    def test_tickers_are_added_reactivated_and_required(self, raw_store: RawStore) -> None:
+        assert raw_store.add_ticker("ACME", "synthetic") is True
+        assert raw_store.add_ticker("ACME", "stooq") is False
+        assert raw_store.require_ticker("ACME")["source"] == "stooq"
+        with pytest.raises(UnknownTicker, match="NOPE"):
+            raw_store.require_ticker("NOPE")
+
+    def test_alias_history_is_kept_in_order(self, raw_store: RawStore) -> None:
+        raw_store.record_alias_change("m", "1", None, "challenger", {"relative_mae": 0.99}, "trained")
+        raw_store.record_alias_change("m", "1", "challenger", "champion", {"relative_mae": 0.99}, "beats")
+        history = raw_store.alias_history("m")
+        assert [(h["from_alias"], h["to_alias"]) for h in history] == [(None, "challenger"), ("challenger", "champion")]
+        assert history[1]["metrics"] == {"relative_mae": 0.99}
+
+
+class TestParquetWarehouse:
+    def test_partitions_replace_and_read_back_by_ticker_and_date(self, tmp_path: Path) -> None:
+        warehouse = open_warehouse(f"chdb://{tmp_path}")
+        panel = synthetic_panel(("AAA", "BBB"), years=1)
+        for ticker, rows in panel.groupby("ticker"):
+            warehouse.write_partition("clean_prices", str(ticker), rows.drop(columns="ticker"))
+            warehouse.write_partition("clean_prices", str(ticker), rows.drop(columns="ticker"))
+        everything = warehouse.read("clean_prices")
+        assert len(everything) == len(panel)  # written twice, stored once
+        window = warehouse.read("clean_prices", "AAA", dt.date(2026, 10, 1), dt.date(2026, 10, 9))
+        assert set(window["ticker"]) == {"AAA"}
+        assert [str(d) for d in window["date"]] == [
+            "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07", "2026-10-08", "2026-10-09",
+        ]
+        summary = warehouse.summary("clean_prices")
+        assert list(summary["ticker"]) == ["AAA", "BBB"]
+        assert list(summary["rows"]) == [len(panel) // 2] * 2
+        assert not list(tmp_path.rglob("*.tmp"))
+
+    def test_missing_data_reads_as_empty(self, tmp_path: Path) -> None:
+        warehouse = ParquetWarehouse(tmp_path)
+        assert warehouse.read("price_forecasts", "NOPE").empty
+        assert warehouse.summary("clean_prices").empty
+        with pytest.raises(ValueError, match="unknown warehouse table"):
+            warehouse.read("users; DROP TABLE x")
+
+    def test_the_version_token_changes_on_rewrite(self, tmp_path: Path) -> None:
+        warehouse = ParquetWarehouse(tmp_path)
+        frame = pd.DataFrame({"date": [dt.date(2024, 1, 2)], "close": [1.0]})
+        warehouse.write_partition("price_forecasts", "AAA", frame)
+        before = warehouse.version("price_forecasts", "AAA")
+        time.sleep(0.01)
+        warehouse.write_partition("price_forecasts", "AAA", frame.assign(close=2.0))
+        assert warehouse.version("price_forecasts", "AAA") != before
+
+    def test_ticker_values_are_parameters_not_sql(self, tmp_path: Path) -> None:
+        warehouse = ParquetWarehouse(tmp_path)
+        frame = pd.DataFrame({"date": [dt.date(2024, 1, 2)], "close": [1.0]})
+        warehouse.write_partition("clean_prices", "AAA", frame)
+        sql = f"SELECT count() AS n FROM {warehouse._source('clean_prices', None)} WHERE ticker = {{t:String}}"
+        assert warehouse.query(sql, {"t": "AAA' OR '1'='1"})["n"].iloc[0] == 0
+        assert warehouse.query(sql, {"t": "AAA"})["n"].iloc[0] == 1
+
+    def test_other_backends_are_named_not_guessed(self) -> None:
+        with pytest.raises(NotImplementedError, match="clickhouse"):
+            open_warehouse("clickhouse://localhost:8123/tp")
+
+
+class TestCache:
+    def test_entries_expire_and_invalidate_by_prefix(self) -> None:
+        cache = open_cache("memory://")
+        cache.set("prices:A", 1, ttl_seconds=0.05)
+        cache.set("forecasts:A", 2, ttl_seconds=60)
+        assert cache.get("prices:A") == 1
+        time.sleep(0.06)
+        assert cache.get("prices:A") is None
+        cache.invalidate("forecasts:")
+        assert cache.get("forecasts:A") is None
+
+    def test_size_is_bounded(self) -> None:
+        cache = MemoryCache(max_entries=3)
+        for i in range(5):
+            cache.set(str(i), i, 60)
+        assert [cache.get(str(i)) for i in range(5)] == [None, None, 2, 3, 4]
+
+
+class TestMemoryBus:
+    def test_every_subscriber_gets_every_event_in_order(self) -> None:
+        async def scenario() -> list[list[int]]:
+            bus = open_bus("memory://")
+            async with bus.subscribe("predictions") as first, bus.subscribe("predictions") as second:
+                for n in range(3):
+                    await bus.publish("predictions", {"n": n})
+                await bus.publish("alerts", {"n": 99})
+                return [[(await anext(s))["n"] for _ in range(3)] for s in (first, second)]
+
+        assert asyncio.run(scenario()) == [[0, 1, 2], [0, 1, 2]]
+
+    def test_a_slow_subscriber_has_a_bounded_queue(self) -> None:
+        async def scenario() -> tuple[int, int]:
+            bus = MemoryBus(queue_size=2)
+            async with bus.subscribe("metrics") as events:
+                for n in range(5):
+                    await bus.publish("metrics", {"n": n})
+                return (await anext(events))["n"], bus.dropped
+
+        assert asyncio.run(scenario()) == (3, 3)
+
+    def test_events_must_serialize(self) -> None:
+        with pytest.raises(TypeError):
+            asyncio.run(MemoryBus().publish("metrics", {"when": object()}))
