@@ -1,0 +1,72 @@
+"""`tickerpulse up` as a newcomer runs it: a served forecast, then Ctrl-C leaves nothing behind."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def processes_with(marker: str) -> list[int]:
+    """PIDs whose environment mentions marker: everything `up` started, at any depth."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker.encode() in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_up_serves_a_forecast_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    data_dir = tmp_path / "up-var"
+    api_port, dagster_port = free_port(), free_port()
+    env = {**os.environ, "TICKERPULSE_DATA_DIR": str(data_dir), "API_PORT": str(api_port), "DAGSTER_PORT": str(dagster_port)}
+    command = [str(Path(sys.executable).parent / "tickerpulse"), "up"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 300
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        text = "".join(output)
+        assert "TickerPulse is up." in text, text
+        assert "check price_forecasts_intervals_ordered" in text and "failed" not in text
+        forecast = get_json(f"http://127.0.0.1:{api_port}/v1/forecasts/ACME")
+        assert forecast["forecasts"][0]["model_version"] == "1"
+        assert forecast["forecasts"][0]["interval_80"]["lower"] < forecast["forecasts"][0]["forecast"]
+        info = urllib.request.urlopen(f"http://127.0.0.1:{dagster_port}/server_info", timeout=10)
+        assert info.status == 200
+        assert len(processes_with(str(data_dir))) >= 3  # dagster dev and its children, uvicorn
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert "Stopped everything" in rest
+    time.sleep(1)
+    assert processes_with(str(data_dir)) == []

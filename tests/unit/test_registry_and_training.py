@@ -1,0 +1,56 @@
+"""MLflow registry on its embedded backend, and the training flow that feeds it."""
+
+import pytest
+
+from tests.conftest import synthetic_panel
+from tickerpulse.features import FEATURES, compute_features
+from tickerpulse.forecasting.training import train_horizon
+from tickerpulse.settings import Settings
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.registry import ModelRegistry
+
+pytestmark = pytest.mark.slow
+FEATURES_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC"), years=5))
+
+
+@pytest.fixture
+def registry(settings: Settings) -> ModelRegistry:
+    return ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
+
+
+def test_training_registers_a_version_and_records_every_alias_change(
+    registry: ModelRegistry, raw_store: RawStore, settings: Settings
+) -> None:
+    outcome = train_horizon(
+        FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
+    )
+    assert outcome.version.version == "1"
+    # No champion yet: whatever won (a model or the random walk itself) now serves.
+    assert outcome.decision.promote and outcome.champion is not None
+    assert outcome.champion.version == "1"
+    assert outcome.champion.metrics["relative_mae"] <= 1.0
+    assert outcome.version.params["features"] == ",".join(FEATURES)
+    assert set(outcome.candidates) == {"naive", "drift", "ridge"}
+    history = raw_store.alias_history("test-price-h1")
+    assert [(h["from_alias"], h["to_alias"]) for h in history] == [(None, "challenger"), ("challenger", "champion")]
+    # Artifacts went to the configured root, not to ./mlruns in the working directory.
+    assert list((settings.data_dir / "mlruns").rglob("MLmodel"))
+
+    model = registry.load("test-price-h1", "champion")
+    latest = FEATURES_PANEL.dropna(subset=FEATURES).tail(3)
+    assert model.predict(latest[FEATURES]).shape == (3,)
+
+    second = train_horizon(
+        FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
+    )
+    assert second.version.version == "2"
+    assert registry.by_alias("test-price-h1", "challenger").version == "2"  # type: ignore[union-attr]
+    champion = registry.by_alias("test-price-h1", "champion")
+    assert champion is not None
+    expected = "2" if second.decision.promote else "1"
+    assert champion.version == expected
+    assert len(raw_store.alias_history("test-price-h1")) == (4 if second.decision.promote else 3)
+
+
+def test_an_unknown_model_has_no_alias(registry: ModelRegistry) -> None:
+    assert registry.by_alias("never-trained", "champion") is None
