@@ -1,6 +1,5 @@
 """Asset checks: each reads back what its asset stored. Blocking ones stop the downstream."""
 
-
 import dagster as dg
 import numpy as np
 import pandas as pd
@@ -28,11 +27,18 @@ def raw_prices_every_ticker_has_rows(raw_store: RawStoreResource) -> dg.AssetChe
     empty = [row["symbol"] for row in store.list_tickers() if row["symbol"] not in last_dates]
     return dg.AssetCheckResult(
         passed=not empty,
-        metadata={"tickers_with_rows": len(last_dates), "tickers_without_rows": ", ".join(empty) or "none"},
+        metadata={
+            "tickers_with_rows": len(last_dates),
+            "tickers_without_rows": ", ".join(empty) or "none",
+        },
     )
 
 
-@dg.asset_check(asset=clean_prices, blocking=True, description="low <= open, close <= high; prices > 0; volume >= 0.")
+@dg.asset_check(
+    asset=clean_prices,
+    blocking=True,
+    description="low <= open, close <= high; prices > 0; volume >= 0.",
+)
 def clean_prices_ohlc_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     prices = warehouse.warehouse.read("clean_prices")
     bad = ohlc_violations(prices)
@@ -42,13 +48,19 @@ def clean_prices_ohlc_consistent(warehouse: WarehouseResource) -> dg.AssetCheckR
     )
 
 
-@dg.asset_check(asset=clean_prices, blocking=True, description="At most one row per ticker and day.")
+@dg.asset_check(
+    asset=clean_prices, blocking=True, description="At most one row per ticker and day."
+)
 def clean_prices_unique_days(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     prices = warehouse.warehouse.read("clean_prices", columns="ticker, date")
     duplicated = prices[prices.duplicated(["ticker", "date"], keep=False)]
     return dg.AssetCheckResult(
         passed=duplicated.empty,
-        metadata={"rows_checked": len(prices), "duplicates": len(duplicated), "examples": _examples(duplicated)},
+        metadata={
+            "rows_checked": len(prices),
+            "duplicates": len(duplicated),
+            "examples": _examples(duplicated),
+        },
     )
 
 
@@ -57,10 +69,14 @@ def clean_prices_calendar_gaps(warehouse: WarehouseResource) -> dg.AssetCheckRes
     prices = warehouse.warehouse.read("clean_prices", columns="ticker, date")
     exchange = get_settings().exchange
     gaps = {
-        str(ticker): missing_sessions(rows["date"], exchange) for ticker, rows in prices.groupby("ticker")
+        str(ticker): missing_sessions(rows["date"], exchange)
+        for ticker, rows in prices.groupby("ticker")
     }
     table = pd.DataFrame(
-        [{"ticker": t, "missing_days": len(days), "first_missing": days[0] if days else None} for t, days in gaps.items()]
+        [
+            {"ticker": t, "missing_days": len(days), "first_missing": days[0] if days else None}
+            for t, days in gaps.items()
+        ]
     )
     missing = int(table["missing_days"].sum()) if len(table) else 0
     return dg.AssetCheckResult(
@@ -70,7 +86,11 @@ def clean_prices_calendar_gaps(warehouse: WarehouseResource) -> dg.AssetCheckRes
     )
 
 
-@dg.asset_check(asset=price_features, blocking=True, description="No infinities; every ticker has complete rows.")
+@dg.asset_check(
+    asset=price_features,
+    blocking=True,
+    description="No infinities; every ticker has complete rows.",
+)
 def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     features = warehouse.warehouse.read("price_features")
     values = features[FEATURES].to_numpy(dtype=float)
@@ -87,11 +107,17 @@ def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=price_model, blocking=True, description="Each horizon's champion does not lose to the random walk.")
+@dg.asset_check(
+    asset=price_model,
+    blocking=True,
+    description="Each horizon's champion does not lose to the random walk.",
+)
 def price_model_champion_beats_random_walk(registry: RegistryResource) -> dg.AssetCheckResult:
     rows = []
     for horizon in get_settings().horizons:
-        champion = registry.registry.by_alias(registered_name(registry.base_name, horizon), "champion")
+        champion = registry.registry.by_alias(
+            registered_name(registry.base_name, horizon), "champion"
+        )
         rows.append(
             {
                 "horizon": horizon,
@@ -108,18 +134,26 @@ def price_model_champion_beats_random_walk(registry: RegistryResource) -> dg.Ass
     )
 
 
-@dg.asset_check(asset=price_forecasts, blocking=True, description="Intervals nest around the forecast; every ticker covered.")
+@dg.asset_check(
+    asset=price_forecasts,
+    blocking=True,
+    description="Intervals nest around the forecast; every ticker covered.",
+)
 def price_forecasts_intervals_ordered(
     warehouse: WarehouseResource, raw_store: RawStoreResource
 ) -> dg.AssetCheckResult:
     forecasts = warehouse.warehouse.read("price_forecasts")
     ordered = (
-        (forecasts["lower_95"] <= forecasts["lower_80"])
-        & (forecasts["lower_80"] <= forecasts["forecast"])
-        & (forecasts["forecast"] <= forecasts["upper_80"])
-        & (forecasts["upper_80"] <= forecasts["upper_95"])
-        & (forecasts["lower_95"] > 0)
-    ) if len(forecasts) else pd.Series(dtype=bool)
+        (
+            (forecasts["lower_95"] <= forecasts["lower_80"])
+            & (forecasts["lower_80"] <= forecasts["forecast"])
+            & (forecasts["forecast"] <= forecasts["upper_80"])
+            & (forecasts["upper_80"] <= forecasts["upper_95"])
+            & (forecasts["lower_95"] > 0)
+        )
+        if len(forecasts)
+        else pd.Series(dtype=bool)
+    )
     universe = {row["symbol"] for row in raw_store.store.list_tickers()}
     missing = sorted(universe - set(forecasts.get("ticker", [])))
     return dg.AssetCheckResult(

@@ -13,15 +13,25 @@ PROBLEM = "application/problem+json"
 
 
 def problem(request: Request, status: int, title: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "instance": request.url.path}
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
 def _describe(error: dict) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body"))
+    where = ".".join(
+        str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body")
+    )
     given = error.get("input")
     message = error.get("msg", "invalid")
-    return f"{where}: {message}" + (f" (got {given!r})" if given is not None and not isinstance(given, dict) else "")
+    return f"{where}: {message}" + (
+        f" (got {given!r})" if given is not None and not isinstance(given, dict) else ""
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -39,8 +49,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         titles = {404: "Not found", 405: "Method not allowed"}
-        return problem(request, error.status_code, titles.get(error.status_code, "Error"), str(error.detail))
+        return problem(
+            request, error.status_code, titles.get(error.status_code, "Error"), str(error.detail)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, error: Exception) -> JSONResponse:
-        return problem(request, 500, "Internal error", f"{type(error).__name__}; see the server log")
+        return problem(
+            request, 500, "Internal error", f"{type(error).__name__}; see the server log"
+        )

@@ -9,7 +9,9 @@ from fastapi import Request, Response
 from prometheus_client import Counter, Histogram
 
 REQUESTS_TOTAL = Counter(
-    "tickerpulse_http_requests_total", "HTTP requests by route and status", ["method", "route", "status"]
+    "tickerpulse_http_requests_total",
+    "HTTP requests by route and status",
+    ["method", "route", "status"],
 )
 REQUEST_DURATION_SECONDS = Histogram(
     "tickerpulse_http_request_duration_seconds",
@@ -17,8 +19,12 @@ REQUEST_DURATION_SECONDS = Histogram(
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-CACHE_HITS_TOTAL = Counter("tickerpulse_cache_hits_total", "Responses served from the cache", ["kind"])
-CACHE_MISSES_TOTAL = Counter("tickerpulse_cache_misses_total", "Responses computed on a cache miss", ["kind"])
+CACHE_HITS_TOTAL = Counter(
+    "tickerpulse_cache_hits_total", "Responses served from the cache", ["kind"]
+)
+CACHE_MISSES_TOTAL = Counter(
+    "tickerpulse_cache_misses_total", "Responses computed on a cache miss", ["kind"]
+)
 
 
 async def record_request(
@@ -34,4 +40,6 @@ async def record_request(
         # The route template, not the raw path: one series per endpoint, not per ticker.
         route = getattr(request.scope.get("route"), "path", "unmatched")
         REQUESTS_TOTAL.labels(request.method, route, str(status)).inc()
-        REQUEST_DURATION_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUEST_DURATION_SECONDS.labels(request.method, route).observe(
+            time.perf_counter() - started
+        )

@@ -35,7 +35,7 @@ def raw_store(settings: Settings) -> RawStore:
 
 
 @pytest.fixture(scope="session")
-def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo universe run through every asset once, in a temporary Dagster instance."""
     import dagster as dg
 
@@ -49,15 +49,18 @@ def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         load_demo_universe(RawStore(get_settings().raw_db_url))
         with dg.instance_for_test() as instance:
-            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+                instance=instance
+            )
             assert result.success
-        yield data_dir
     finally:
         if previous is None:
             os.environ.pop("TICKERPULSE_DATA_DIR", None)
         else:
             os.environ["TICKERPULSE_DATA_DIR"] = previous
         get_settings.cache_clear()
+    # Tests that use the platform point their settings at it (platform_settings).
+    return data_dir
 
 
 @pytest.fixture
@@ -67,7 +70,9 @@ def platform_settings(materialized_platform: Path, monkeypatch: pytest.MonkeyPat
     return get_settings()
 
 
-def synthetic_panel(tickers: tuple[str, ...] = ("AAA", "BBB", "CCC"), years: int = 6) -> pd.DataFrame:
+def synthetic_panel(
+    tickers: tuple[str, ...] = ("AAA", "BBB", "CCC"), years: int = 6
+) -> pd.DataFrame:
     import datetime as dt
 
     from tickerpulse.sources.synthetic import SyntheticSource

@@ -9,13 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tickerpulse.errors import TickerPulseError
 from tickerpulse.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from tickerpulse.stores.raw import RawStore
 
 app = typer.Typer(help="TickerPulse: daily prices in, honest forecasts out.", no_args_is_help=True)
 
@@ -24,7 +28,7 @@ def _echo_step(number: int, total: int, text: str) -> None:
     typer.secho(f"[{number}/{total}] {text}", bold=True)
 
 
-def _open_raw_store(settings: Settings):  # type: ignore[no-untyped-def]
+def _open_raw_store(settings: Settings) -> RawStore:
     from tickerpulse.stores.raw import RawStore
 
     return RawStore(settings.raw_db_url)
@@ -51,7 +55,15 @@ _FAILURE = re.compile(r"(STEP_FAILURE|RUN_FAILURE) - (.*)")
 
 def materialize_everything(settings: Settings, log_dir: Path) -> None:
     """Every asset and check through `dagster asset materialize`, as a data engineer would."""
-    command = ["dagster", "asset", "materialize", "--select", "*", "-m", "orchestration.definitions"]
+    command = [
+        "dagster",
+        "asset",
+        "materialize",
+        "--select",
+        "*",
+        "-m",
+        "orchestration.definitions",
+    ]
     log_path = log_dir / "materialize.log"
     started = time.monotonic()
     check_steps: set[str] = set()
@@ -67,12 +79,14 @@ def materialize_everything(settings: Settings, log_dir: Path) -> None:
             elif match := _FAILURE.search(line):
                 typer.secho(f"      {match.group(2)[:160]}", fg=typer.colors.RED)
     except subprocess.CalledProcessError:
-        typer.secho(f"Materialization failed; the full log is {log_path}", fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"Materialization failed; the full log is {log_path}", fg=typer.colors.RED, err=True
+        )
         raise typer.Exit(1) from None
     typer.echo(f"      all assets materialized in {time.monotonic() - started:.0f} s")
 
 
-def _stream(command: list[str], settings: Settings, log_path: Path):  # type: ignore[no-untyped-def]
+def _stream(command: list[str], settings: Settings, log_path: Path) -> Iterator[str]:
     from tickerpulse.launcher import stream_lines
 
     return stream_lines(command, _platform_env(settings), PROJECT_ROOT, log_path)
@@ -90,11 +104,15 @@ def up(
 
     settings = get_settings()
     host = settings.api_host
-    for port, variable in ((settings.api_port, "API_PORT"), (settings.dagster_port, "DAGSTER_PORT")):
+    for port, variable in (
+        (settings.api_port, "API_PORT"),
+        (settings.dagster_port, "DAGSTER_PORT"),
+    ):
         if port_in_use(host, port):
             typer.secho(
                 f"Port {port} on {host} is taken (another `tickerpulse up`?). Stop it or set {variable}.",
-                fg=typer.colors.RED, err=True,
+                fg=typer.colors.RED,
+                err=True,
             )
             raise typer.Exit(1)
     log_dir = settings.data_dir / "logs"
@@ -110,7 +128,11 @@ def up(
     if skip_materialize:
         _echo_step(3, total, "Skipping materialization (--skip-materialize)")
     else:
-        _echo_step(3, total, "Materializing raw_prices -> clean_prices -> price_features -> price_model -> price_forecasts")
+        _echo_step(
+            3,
+            total,
+            "Materializing raw_prices -> clean_prices -> price_features -> price_model -> price_forecasts",
+        )
         materialize_everything(settings, log_dir)
 
     _echo_step(4, total, "Starting the Dagster UI and the API")
@@ -118,7 +140,16 @@ def up(
     services = [
         Service(
             "Dagster UI",
-            ["dagster", "dev", "-w", "workspace.yaml", "-h", host, "-p", str(settings.dagster_port)],
+            [
+                "dagster",
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                host,
+                "-p",
+                str(settings.dagster_port),
+            ],
             f"http://{host}:{settings.dagster_port}/server_info",
             log_dir / "dagster.log",
             stop_signal=signal.SIGINT,  # dagster dev shuts its daemon and code server down on SIGINT
@@ -142,14 +173,19 @@ def up(
         for service in services:
             service.start(env, PROJECT_ROOT)
         wait_until_ready(
-            services, timeout=180,
+            services,
+            timeout=180,
             tick=_progress_ticker("waiting for the Dagster UI (about 30 s) and the API"),
         )
         _print_where_to_look(settings)
         while all(service.exited() is None for service in services):
             time.sleep(1)
         crashed = next(s for s in services if s.exited() is not None)
-        typer.secho(f"{crashed.name} stopped unexpectedly; see {crashed.log_path}", fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"{crashed.name} stopped unexpectedly; see {crashed.log_path}",
+            fg=typer.colors.RED,
+            err=True,
+        )
         stop_all()
         raise typer.Exit(1)
     except KeyboardInterrupt:
@@ -160,7 +196,7 @@ def up(
         raise typer.Exit(1) from None
 
 
-def _progress_ticker(text: str):  # type: ignore[no-untyped-def]
+def _progress_ticker(text: str) -> Callable[[float], None]:
     """Redraw one line on a terminal; in a log, a line every 10 s."""
     last = [-10.0]
 
@@ -209,7 +245,9 @@ def ingest(
     from tickerpulse.symbols import normalize_ticker
 
     if (csv is None) == (source is None):
-        typer.secho("Give exactly one of --csv FILE or --source NAME.", fg=typer.colors.RED, err=True)
+        typer.secho(
+            "Give exactly one of --csv FILE or --source NAME.", fg=typer.colors.RED, err=True
+        )
         raise typer.Exit(2)
     settings = get_settings()
     store = _open_raw_store(settings)
@@ -231,7 +269,9 @@ def ingest(
         raise typer.Exit(1) from None
     typer.echo(report.describe())
     if report.rejected:
-        typer.echo(f"Rejected rows are kept with their reason in the quarantine table ({settings.raw_db_url}).")
+        typer.echo(
+            f"Rejected rows are kept with their reason in the quarantine table ({settings.raw_db_url})."
+        )
     typer.echo("Materialize clean_prices and downstream in Dagster to forecast it.")
 
 

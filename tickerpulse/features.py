@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.core.groupby import SeriesGroupBy
 
 RETURN_WINDOWS = (1, 5, 10, 20, 60)
 VOLATILITY_WINDOWS = (5, 20, 60)
@@ -30,13 +31,17 @@ FEATURES = [
 SCALE_FEATURE = "volatility_20"
 
 
-def _rolling(grouped: pd.core.groupby.SeriesGroupBy, window: int, how: str) -> pd.Series:
+def _rolling(grouped: SeriesGroupBy, window: int, how: str) -> pd.Series:
     rolled = getattr(grouped.rolling(window, min_periods=window), how)()
     return rolled.reset_index(level=0, drop=True)
 
 
-def _ewm(grouped: pd.core.groupby.SeriesGroupBy, span: int) -> pd.Series:
-    return grouped.ewm(span=span, adjust=False, min_periods=span).mean().reset_index(level=0, drop=True)
+def _ewm(grouped: SeriesGroupBy, span: int) -> pd.Series:
+    return (
+        grouped.ewm(span=span, adjust=False, min_periods=span)
+        .mean()
+        .reset_index(level=0, drop=True)
+    )
 
 
 def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
@@ -77,7 +82,9 @@ def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
         ],
         axis=1,
     ).max(axis=1, skipna=False)
-    out["atr_ratio_14"] = _rolling(true_range.groupby(panel["ticker"], sort=False), 14, "mean") / close
+    out["atr_ratio_14"] = (
+        _rolling(true_range.groupby(panel["ticker"], sort=False), 14, "mean") / close
+    )
 
     for window in VOLATILITY_WINDOWS:
         out[f"volatility_{window}"] = _rolling(daily, window, "std")

@@ -6,6 +6,7 @@ each child's whole process group (dagster dev has its own children), politely fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -30,7 +31,12 @@ class Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command,
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -55,10 +61,8 @@ class Service:
             os.killpg(group, signal.SIGKILL)
             self.process.wait()
         # Grandchildren that outlived their parent are still in the group.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -67,7 +71,9 @@ def port_in_use(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def wait_until_ready(services: list[Service], timeout: float, tick: Callable[[float], None]) -> None:
+def wait_until_ready(
+    services: list[Service], timeout: float, tick: Callable[[float], None]
+) -> None:
     started = time.monotonic()
     pending = list(services)
     while pending:
@@ -75,22 +81,37 @@ def wait_until_ready(services: list[Service], timeout: float, tick: Callable[[fl
         for service in list(pending):
             code = service.exited()
             if code is not None:
-                raise RuntimeError(f"{service.name} exited with code {code}; see {service.log_path}")
+                raise RuntimeError(
+                    f"{service.name} exited with code {code}; see {service.log_path}"
+                )
             if service.is_ready():
                 pending.remove(service)
         if pending and elapsed > timeout:
             names = ", ".join(s.name for s in pending)
-            raise RuntimeError(f"{names} did not answer within {timeout:.0f} s; see the logs in var/logs")
+            raise RuntimeError(
+                f"{names} did not answer within {timeout:.0f} s; see the logs in var/logs"
+            )
         tick(elapsed)
         time.sleep(0.5)
 
 
-def stream_lines(command: list[str], env: dict[str, str], cwd: Path, log_path: Path) -> Iterator[str]:
+def stream_lines(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> Iterator[str]:
     """Run a command to completion, yielding its output lines and keeping them in a log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log, subprocess.Popen(
-        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
-    ) as process:
+    with (
+        log_path.open("w") as log,
+        subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        ) as process,
+    ):
         try:
             assert process.stdout is not None
             for line in process.stdout:

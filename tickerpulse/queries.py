@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -56,7 +56,9 @@ def price_range(
     if frame.empty:
         return []
     frame = frame.head(limit) if start else frame.tail(limit)
-    return frame.drop(columns="ticker", errors="ignore").to_dict("records")
+    return cast(
+        list[dict[str, Any]], frame.drop(columns="ticker", errors="ignore").to_dict("records")
+    )
 
 
 def latest_forecasts(warehouse: Warehouse, ticker: str) -> list[dict[str, Any]]:

@@ -1,6 +1,5 @@
 """price_features: point-in-time features for every ticker, computed in one vectorized pass."""
 
-
 import dagster as dg
 
 from orchestration.assets.ingestion import clean_prices

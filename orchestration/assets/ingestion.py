@@ -1,6 +1,5 @@
 """raw_prices (SQL raw store) and clean_prices (warehouse), across the ticker universe."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -41,7 +40,8 @@ def raw_prices(
     )
     if refresh.failures and not refresh.reports and not refresh.kept:
         raise dg.Failure(
-            "no ticker could be refreshed", metadata={"failures": dg.MetadataValue.json(refresh.failures)}
+            "no ticker could be refreshed",
+            metadata={"failures": dg.MetadataValue.json(refresh.failures)},
         )
     return dg.MaterializeResult(
         metadata={

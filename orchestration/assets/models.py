@@ -1,6 +1,5 @@
 """price_model: candidates evaluated walk-forward against the random walk; MLflow registry."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -37,14 +36,20 @@ def price_model(
             registry=registry.registry,
             raw_store=raw_store.store,
         )
-        context.log.info(f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}")
-        candidates = pd.DataFrame(outcome.candidates).T.reset_index(names="model")[["model", *SHOWN_METRICS]]
+        context.log.info(
+            f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}"
+        )
+        candidates = pd.DataFrame(outcome.candidates).T.reset_index(names="model")[
+            ["model", *SHOWN_METRICS]
+        ]
         champion = outcome.champion
         metadata |= {
             f"h{horizon}_candidates": dg.MetadataValue.md(markdown_table(candidates)),
             f"h{horizon}_registered_version": f"{outcome.model_name} v{outcome.version.version} ({outcome.best.model})",
             f"h{horizon}_promotion": outcome.decision.reason,
-            f"h{horizon}_champion": f"v{champion.version} ({champion.params.get('model')})" if champion else "none",
+            f"h{horizon}_champion": f"v{champion.version} ({champion.params.get('model')})"
+            if champion
+            else "none",
             f"h{horizon}_mlflow_run": outcome.version.run_id,
             f"h{horizon}_relative_mae": outcome.best.metrics["relative_mae"],
             f"h{horizon}_coverage_80": outcome.best.metrics["coverage_80"],

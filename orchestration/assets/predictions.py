@@ -1,6 +1,5 @@
 """price_forecasts: the champion of each horizon applied to every ticker's latest features."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -48,7 +47,19 @@ def price_forecasts(
         wh.write_partition("price_forecasts", str(ticker), rows.drop(columns="ticker"))
     if skipped_all:
         context.log.warning(f"no forecast (incomplete latest features): {sorted(skipped_all)}")
-    shown = everything[["ticker", "horizon", "date", "target_date", "last_close", "forecast", "lower_80", "upper_80", "model_version"]]
+    shown = everything[
+        [
+            "ticker",
+            "horizon",
+            "date",
+            "target_date",
+            "last_close",
+            "forecast",
+            "lower_80",
+            "upper_80",
+            "model_version",
+        ]
+    ]
     return dg.MaterializeResult(
         metadata={
             "forecasts": len(everything),

@@ -17,7 +17,11 @@ router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 def get_forecasts(ticker: str, services: ServicesDep) -> dict:
     symbol = known_ticker(services.raw_store, ticker)
     forecasts = cached(
-        services, "forecasts", "price_forecasts", symbol, "latest",
+        services,
+        "forecasts",
+        "price_forecasts",
+        symbol,
+        "latest",
         lambda: latest_forecasts(services.warehouse, symbol),
     )
     if not forecasts:

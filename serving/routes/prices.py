@@ -24,10 +24,20 @@ def get_prices(
     symbol = known_ticker(services.raw_store, ticker)
     if start and end and start > end:
         raise RequestValidationError(
-            [{"loc": ("query", "start"), "msg": f"must not be after end {end}", "input": str(start)}]
+            [
+                {
+                    "loc": ("query", "start"),
+                    "msg": f"must not be after end {end}",
+                    "input": str(start),
+                }
+            ]
         )
     bars = cached(
-        services, "prices", "clean_prices", symbol, f"{start}:{end}:{limit}",
+        services,
+        "prices",
+        "clean_prices",
+        symbol,
+        f"{start}:{end}:{limit}",
         lambda: price_range(services.warehouse, symbol, start, end, limit),
     )
     return {"ticker": symbol, "start": start, "end": end, "count": len(bars), "prices": bars}

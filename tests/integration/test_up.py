@@ -43,9 +43,16 @@ def get_json(url: str) -> dict:
 def test_up_serves_a_forecast_and_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "up-var"
     api_port, dagster_port = free_port(), free_port()
-    env = {**os.environ, "TICKERPULSE_DATA_DIR": str(data_dir), "API_PORT": str(api_port), "DAGSTER_PORT": str(dagster_port)}
+    env = {
+        **os.environ,
+        "TICKERPULSE_DATA_DIR": str(data_dir),
+        "API_PORT": str(api_port),
+        "DAGSTER_PORT": str(dagster_port),
+    }
     command = [str(Path(sys.executable).parent / "tickerpulse"), "up"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     output: list[str] = []
     try:
         deadline = time.monotonic() + 300
@@ -59,7 +66,9 @@ def test_up_serves_a_forecast_and_stops_everything_on_ctrl_c(tmp_path: Path) -> 
         assert "check price_forecasts_intervals_ordered" in text and "failed" not in text
         forecast = get_json(f"http://127.0.0.1:{api_port}/v1/forecasts/ACME")
         assert forecast["forecasts"][0]["model_version"] == "1"
-        assert forecast["forecasts"][0]["interval_80"]["lower"] < forecast["forecasts"][0]["forecast"]
+        assert (
+            forecast["forecasts"][0]["interval_80"]["lower"] < forecast["forecasts"][0]["forecast"]
+        )
         info = urllib.request.urlopen(f"http://127.0.0.1:{dagster_port}/server_info", timeout=10)
         assert info.status == 200
         assert len(processes_with(str(data_dir))) >= 3  # dagster dev and its children, uvicorn

@@ -14,7 +14,9 @@ runner = CliRunner()
 
 
 def test_ingest_a_csv_reports_stored_and_rejected_rows_with_reasons(settings: Settings) -> None:
-    result = runner.invoke(app, ["ingest", "--csv", str(FIXTURES / "dirty.csv"), "--ticker", "dirty"])
+    result = runner.invoke(
+        app, ["ingest", "--csv", str(FIXTURES / "dirty.csv"), "--ticker", "dirty"]
+    )
     assert result.exit_code == 0, result.output
     assert "DIRTY: 11 rows read, 4 stored, 7 rejected (2024-01-02 .. 2024-01-10)" in result.output
     assert "rejected 1: negative volume" in result.output
@@ -25,7 +27,9 @@ def test_ingest_a_csv_reports_stored_and_rejected_rows_with_reasons(settings: Se
     assert store.ticker("DIRTY")["source"] == "csv"  # type: ignore[index]
 
 
-def test_ingesting_the_same_file_again_updates_rather_than_duplicates(settings: Settings, tmp_path: Path) -> None:
+def test_ingesting_the_same_file_again_updates_rather_than_duplicates(
+    settings: Settings, tmp_path: Path
+) -> None:
     path = tmp_path / "GOOG.csv"
     shutil.copy(Path(__file__).parents[2] / "tickerpulse/data/demo/GOOG.csv", path)
     for _ in range(2):
@@ -48,14 +52,18 @@ def test_a_file_without_required_columns_is_refused_with_the_expected_header(
 def test_bad_arguments_are_refused_clearly(settings: Settings, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["ingest", "--csv", str(tmp_path / "nope.csv"), "--ticker", "X"])
     assert missing.exit_code == 1 and "is not a readable file" in missing.output
-    symbol = runner.invoke(app, ["ingest", "--csv", str(FIXTURES / "dirty.csv"), "--ticker", "no way!"])
+    symbol = runner.invoke(
+        app, ["ingest", "--csv", str(FIXTURES / "dirty.csv"), "--ticker", "no way!"]
+    )
     assert symbol.exit_code == 1 and "is not a ticker symbol" in symbol.output
     neither = runner.invoke(app, ["ingest", "--ticker", "X"])
     assert neither.exit_code == 2 and "exactly one of --csv FILE or --source NAME" in neither.output
 
 
 def test_ingest_from_the_synthetic_source_registers_the_ticker(settings: Settings) -> None:
-    result = runner.invoke(app, ["ingest", "--ticker", "zeta", "--source", "synthetic", "--years", "1"])
+    result = runner.invoke(
+        app, ["ingest", "--ticker", "zeta", "--source", "synthetic", "--years", "1"]
+    )
     assert result.exit_code == 0, result.output
     listed = runner.invoke(app, ["tickers"])
     assert "ZETA" in listed.output and "synthetic" in listed.output

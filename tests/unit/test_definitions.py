@@ -31,7 +31,11 @@ def test_the_code_location_loads_with_every_asset_checked() -> None:
 def run_everything(selection: list[str] | None = None) -> dg.ExecuteInProcessResult:
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.instance_for_test() as instance:
-        return job.execute_in_process(instance=instance, raise_on_error=False, asset_selection=[dg.AssetKey(k) for k in selection] if selection else None)
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=[dg.AssetKey(k) for k in selection] if selection else None,
+        )
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
@@ -43,7 +47,9 @@ def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 
 
 @pytest.mark.slow
-def test_the_demo_pipeline_passes_every_check(materialized_platform: object, platform_settings: Settings) -> None:
+def test_the_demo_pipeline_passes_every_check(
+    materialized_platform: object, platform_settings: Settings
+) -> None:
     warehouse = open_warehouse(platform_settings.warehouse_url)
     forecasts = warehouse.read("price_forecasts")
     assert set(forecasts["ticker"]) == {"ACME", "GLOBEX", "GOOG", "INITECH", "SPX"}
@@ -51,12 +57,15 @@ def test_the_demo_pipeline_passes_every_check(materialized_platform: object, pla
     store = RawStore(platform_settings.raw_db_url)
     history = store.alias_history()
     assert {h["model_name"] for h in history if h["to_alias"] == "champion"} == {
-        "tickerpulse-price-h1", "tickerpulse-price-h5",
+        "tickerpulse-price-h1",
+        "tickerpulse-price-h5",
     }
 
 
 @pytest.mark.slow
-def test_materializing_twice_leaves_identical_rows(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_materializing_twice_leaves_identical_rows(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = RawStore(settings.raw_db_url)
     for ticker in ("AAA", "BBB"):
         store.add_ticker(ticker, "synthetic")

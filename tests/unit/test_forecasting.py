@@ -15,7 +15,9 @@ FEATURE_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC", "DDD"), y
 
 
 def evaluate(name: str, horizon: int = 1):  # type: ignore[no-untyped-def]
-    return walk_forward(add_targets(FEATURE_PANEL, horizon), FEATURES, CANDIDATES[name], name, horizon)
+    return walk_forward(
+        add_targets(FEATURE_PANEL, horizon), FEATURES, CANDIDATES[name], name, horizon
+    )
 
 
 def test_the_random_walk_scores_exactly_one() -> None:
@@ -56,7 +58,9 @@ def test_training_never_sees_the_test_block_or_its_embargo() -> None:
     evaluation = walk_forward(dataset, FEATURES, Spy, "spy", horizon)
     dates = np.sort(dataset.dropna(subset=[*FEATURES, "target"])["date"].unique())
     for fold, (last_train_date, _) in enumerate(seen):
-        first_test = evaluation.predictions.loc[evaluation.predictions["fold"] == fold, "date"].min()
+        first_test = evaluation.predictions.loc[
+            evaluation.predictions["fold"] == fold, "date"
+        ].min()
         gap = np.searchsorted(dates, first_test) - np.searchsorted(dates, last_train_date)
         assert gap > horizon  # the labels of the last training row end before the test starts
 
@@ -77,8 +81,12 @@ def test_forecasts_carry_nested_intervals_and_skip_incomplete_tickers() -> None:
     features = FEATURE_PANEL.copy()
     last_bbb = features.index[features["ticker"] == "BBB"][-1]
     features.loc[last_bbb, "rsi_14"] = np.nan
-    model = CANDIDATES["naive"]().fit(features[FEATURES].dropna(), np.zeros(len(features[FEATURES].dropna())))
-    forecasts, skipped = make_forecasts(features, model, 5, {"q80": 1.3, "q95": 2.3}, "m", "7", "naive")
+    model = CANDIDATES["naive"]().fit(
+        features[FEATURES].dropna(), np.zeros(len(features[FEATURES].dropna()))
+    )
+    forecasts, skipped = make_forecasts(
+        features, model, 5, {"q80": 1.3, "q95": 2.3}, "m", "7", "naive"
+    )
     assert skipped == ["BBB"]
     assert list(forecasts["ticker"]) == ["AAA", "CCC", "DDD"]
     assert (forecasts["lower_95"] < forecasts["lower_80"]).all()
@@ -101,6 +109,8 @@ class TestPromotionGate:
 
     def test_a_challenger_worse_than_the_champion_beyond_noise_waits(self) -> None:
         champion = {"relative_mae": 0.95, "relative_mae_stderr": 0.002}
-        assert decide("ridge", {"relative_mae": 0.951, "relative_mae_stderr": 0.002}, champion).promote
+        assert decide(
+            "ridge", {"relative_mae": 0.951, "relative_mae_stderr": 0.002}, champion
+        ).promote
         decision = decide("ridge", {"relative_mae": 0.97, "relative_mae_stderr": 0.002}, champion)
         assert not decision.promote and "beyond noise" in decision.reason

@@ -32,7 +32,10 @@ def test_training_registers_a_version_and_records_every_alias_change(
     assert outcome.version.params["features"] == ",".join(FEATURES)
     assert set(outcome.candidates) == {"naive", "drift", "ridge"}
     history = raw_store.alias_history("test-price-h1")
-    assert [(h["from_alias"], h["to_alias"]) for h in history] == [(None, "challenger"), ("challenger", "champion")]
+    assert [(h["from_alias"], h["to_alias"]) for h in history] == [
+        (None, "challenger"),
+        ("challenger", "champion"),
+    ]
     # Artifacts went to the configured root, not to ./mlruns in the working directory.
     assert list((settings.data_dir / "mlruns").rglob("MLmodel"))
 
@@ -54,3 +57,16 @@ def test_training_registers_a_version_and_records_every_alias_change(
 
 def test_an_unknown_model_has_no_alias(registry: ModelRegistry) -> None:
     assert registry.by_alias("never-trained", "champion") is None
+
+
+def test_the_registry_leaves_the_process_environment_alone(
+    registry: ModelRegistry, raw_store: RawStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_horizon(
+        FEATURES_PANEL, 5, base_name="env", folds=4, registry=registry, raw_store=raw_store
+    )
+    assert registry.load("env-h5", "champion") is not None
+    import os
+
+    assert "MLFLOW_TRACKING_URI" not in os.environ

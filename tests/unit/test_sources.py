@@ -70,7 +70,10 @@ class TestCsv:
         result = validate_prices(frame)
         assert len(result.valid) + len(result.rejected) == len(frame) == 11
         assert [str(d) for d in result.valid["date"]] == [
-            "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-10",
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-04",
+            "2024-01-10",
         ]  # sorted, the later 2024-01-03 row kept, zero volume allowed
         assert result.valid.set_index("date")["close"].loc[dt.date(2024, 1, 3)] == 10.6
         assert dict(result.reasons) == {
@@ -85,7 +88,7 @@ class TestCsv:
         assert sorted(result.rejected["row_number"]) == [2, 6, 7, 8, 11, 12, 13]
 
     def test_a_file_without_the_required_columns_is_refused_whole(self) -> None:
-        with pytest.raises(SchemaError, match="lacks column.*close, volume"):
+        with pytest.raises(SchemaError, match=r"lacks column.*close, volume"):
             parse_price_csv("Date,Open,High,Low\n2024-01-02,1,2,0.5\n", origin="bad.csv")
         with pytest.raises(SchemaError, match="empty"):
             parse_price_csv("\n\n", origin="empty.csv")
@@ -141,7 +144,11 @@ class TestYahoo:
         source = YahooSource(transport=replay([httpx.Response(200, json=chart)], seen))
         frame = source.fetch("GOOG", *WINDOW)
         assert [str(d) for d in frame["date"]] == [
-            "2013-02-25", "2013-02-26", "2013-02-27", "2013-02-28", "2013-03-01",
+            "2013-02-25",
+            "2013-02-26",
+            "2013-02-27",
+            "2013-02-28",
+            "2013-03-01",
         ]
         result = validate_prices(frame)
         # Yahoo's null close is quarantined, not silently dropped or filled.

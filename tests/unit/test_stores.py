@@ -52,8 +52,14 @@ class TestRawStore:
 
     def test_quarantine_keeps_the_row_and_its_reason(self, raw_store: RawStore) -> None:
         frame = pd.DataFrame(
-            {"date": ["2024-01-02", "junk"], "open": [1, 1], "high": [2, 2], "low": [0.5, 0.5],
-             "close": [1.5, 1.5], "volume": [1, 1]}
+            {
+                "date": ["2024-01-02", "junk"],
+                "open": [1, 1],
+                "high": [2, 2],
+                "low": [0.5, 0.5],
+                "close": [1.5, 1.5],
+                "volume": [1, 1],
+            }
         )
         result = validate_prices(frame)
         raw_store.quarantine_rows("ACME", "csv:acme.csv", result.rejected)
@@ -69,10 +75,17 @@ class TestRawStore:
             raw_store.require_ticker("NOPE")
 
     def test_alias_history_is_kept_in_order(self, raw_store: RawStore) -> None:
-        raw_store.record_alias_change("m", "1", None, "challenger", {"relative_mae": 0.99}, "trained")
-        raw_store.record_alias_change("m", "1", "challenger", "champion", {"relative_mae": 0.99}, "beats")
+        raw_store.record_alias_change(
+            "m", "1", None, "challenger", {"relative_mae": 0.99}, "trained"
+        )
+        raw_store.record_alias_change(
+            "m", "1", "challenger", "champion", {"relative_mae": 0.99}, "beats"
+        )
         history = raw_store.alias_history("m")
-        assert [(h["from_alias"], h["to_alias"]) for h in history] == [(None, "challenger"), ("challenger", "champion")]
+        assert [(h["from_alias"], h["to_alias"]) for h in history] == [
+            (None, "challenger"),
+            ("challenger", "champion"),
+        ]
         assert history[1]["metrics"] == {"relative_mae": 0.99}
 
 
@@ -88,7 +101,13 @@ class TestParquetWarehouse:
         window = warehouse.read("clean_prices", "AAA", dt.date(2026, 10, 1), dt.date(2026, 10, 9))
         assert set(window["ticker"]) == {"AAA"}
         assert [str(d) for d in window["date"]] == [
-            "2026-10-01", "2026-10-02", "2026-10-05", "2026-10-06", "2026-10-07", "2026-10-08", "2026-10-09",
+            "2026-10-01",
+            "2026-10-02",
+            "2026-10-05",
+            "2026-10-06",
+            "2026-10-07",
+            "2026-10-08",
+            "2026-10-09",
         ]
         summary = warehouse.summary("clean_prices")
         assert list(summary["ticker"]) == ["AAA", "BBB"]
@@ -146,7 +165,10 @@ class TestMemoryBus:
     def test_every_subscriber_gets_every_event_in_order(self) -> None:
         async def scenario() -> list[list[int]]:
             bus = open_bus("memory://")
-            async with bus.subscribe("predictions") as first, bus.subscribe("predictions") as second:
+            async with (
+                bus.subscribe("predictions") as first,
+                bus.subscribe("predictions") as second,
+            ):
                 for n in range(3):
                     await bus.publish("predictions", {"n": n})
                 await bus.publish("alerts", {"n": 99})

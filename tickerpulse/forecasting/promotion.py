@@ -25,7 +25,9 @@ def decide(
         return Decision(False, f"relative MAE {ratio:.4f} >= 1.0: loses to the random walk")
     if champion_metrics is None:
         return Decision(True, f"relative MAE {ratio:.4f} beats the random walk; no champion yet")
-    noise = max(metrics.get("relative_mae_stderr", 0.0), champion_metrics.get("relative_mae_stderr", 0.0))
+    noise = max(
+        metrics.get("relative_mae_stderr", 0.0), champion_metrics.get("relative_mae_stderr", 0.0)
+    )
     bar = champion_metrics["relative_mae"] + noise
     if ratio > bar:
         return Decision(

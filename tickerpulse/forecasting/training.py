@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass
 
@@ -97,5 +96,3 @@ def train_horizon(
         decision,
         champion,
     )
-
-

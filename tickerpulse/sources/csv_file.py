@@ -49,9 +49,7 @@ def parse_price_csv(text: str, origin: str = "input") -> pd.DataFrame:
             record["parse_error"] = f"expected {len(header)} fields, found {len(fields)}"
             record["raw"] = ",".join(fields)
         else:
-            record.update(
-                {name: value.strip() for name, value in zip(header, fields, strict=True)}
-            )
+            record.update({name: value.strip() for name, value in zip(header, fields, strict=True)})
         records.append(record)
     if header is None:
         raise SchemaError(f"{origin} is empty: expected a header like {EXPECTED_HEADER}")

@@ -12,7 +12,9 @@ USER_AGENT = "Mozilla/5.0 (compatible; TickerPulse/0.1; +https://github.com/tick
 _RETRYABLE = {429, 500, 502, 503, 504}
 
 
-def make_client(transport: httpx.BaseTransport | None = None, timeout: float = 20.0) -> httpx.Client:
+def make_client(
+    transport: httpx.BaseTransport | None = None, timeout: float = 20.0
+) -> httpx.Client:
     return httpx.Client(
         transport=transport,
         timeout=timeout,

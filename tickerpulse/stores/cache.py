@@ -48,4 +48,6 @@ def open_cache(url: str) -> Cache:
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return MemoryCache()
-    raise NotImplementedError(f"cache backend {scheme}:// is not built yet; use CACHE_URL=memory://")
+    raise NotImplementedError(
+        f"cache backend {scheme}:// is not built yet; use CACHE_URL=memory://"
+    )

@@ -57,4 +57,6 @@ def open_bus(url: str) -> EventBus:
     scheme = url.split("://", 1)[0]
     if scheme == "memory":
         return MemoryBus()
-    raise NotImplementedError(f"event backend {scheme}:// is not built yet; use EVENTS_URL=memory://")
+    raise NotImplementedError(
+        f"event backend {scheme}:// is not built yet; use EVENTS_URL=memory://"
+    )

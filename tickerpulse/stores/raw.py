@@ -9,7 +9,7 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import sqlalchemy as sa
@@ -134,9 +134,9 @@ class RawStore:
         stamp = _now()
         frame = prices[["date", *PRICE_FIELDS]].astype(object)
         frame = frame.where(pd.notna(frame), None)
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"ticker": ticker, "source": source, "ingested_at": stamp, **record}
-            for record in frame.to_dict("records")
+            for record in cast(list[dict[str, Any]], frame.to_dict("records"))
         ]
         statement = _insert(self.engine, raw_prices)
         statement = statement.on_conflict_do_update(
@@ -166,7 +166,9 @@ class RawStore:
 
     def count_prices(self) -> int:
         with self.engine.connect() as connection:
-            return int(connection.execute(sa.select(sa.func.count()).select_from(raw_prices)).scalar_one())
+            return int(
+                connection.execute(sa.select(sa.func.count()).select_from(raw_prices)).scalar_one()
+            )
 
     # quarantine --------------------------------------------------------------------------
     def quarantine_rows(self, ticker: str, source: str, rejected: pd.DataFrame) -> int:
@@ -235,4 +237,3 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-

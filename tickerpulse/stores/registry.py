@@ -8,6 +8,8 @@ it costs seconds, and the API only needs it when it loads a model.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,7 @@ import pandas as pd
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,23 @@ class ModelRegistry:
         self.mlflow = mlflow
         self.tracking_uri = tracking_uri
         self.artifact_uri = artifact_uri
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    @contextmanager
+    def _fluent(self) -> Iterator[None]:
+        """MLflow's fluent API (start_run, log_model, load_model) reads a process-wide URI,
+        which set_tracking_uri also writes into os.environ: scope it to this registry's call."""
+        mlflow, saved = self.mlflow, {k: os.environ.get(k) for k in _URI_VARIABLES}
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def experiment_id(self, name: str) -> str:
         experiment = self.client.get_experiment_by_name(name)
@@ -63,7 +80,7 @@ class ModelRegistry:
         from mlflow.models import infer_signature
 
         mlflow = self.mlflow
-        with mlflow.start_run(experiment_id=self.experiment_id(name)) as run:
+        with self._fluent(), mlflow.start_run(experiment_id=self.experiment_id(name)) as run:
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
             for fold, values in enumerate(fold_metrics):
@@ -85,10 +102,15 @@ class ModelRegistry:
 
     def version(self, name: str, version: str, run_id: str | None = None) -> ModelVersionInfo:
         if run_id is None:
-            run_id = self.client.get_model_version(name, version).run_id
+            run_id = str(self.client.get_model_version(name, version).run_id)
         run = self.client.get_run(run_id)
         return ModelVersionInfo(
-            name, version, run_id, dict(run.data.metrics), dict(run.data.params), dict(run.data.tags)
+            name,
+            version,
+            run_id,
+            dict(run.data.metrics),
+            dict(run.data.params),
+            dict(run.data.tags),
         )
 
     def by_alias(self, name: str, alias: str) -> ModelVersionInfo | None:
@@ -104,4 +126,5 @@ class ModelRegistry:
         self.client.set_registered_model_alias(name, alias, version)
 
     def load(self, name: str, alias: str) -> Any:
-        return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+        with self._fluent():
+            return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")

@@ -55,7 +55,9 @@ class Warehouse(ABC):
         if end is not None:
             conditions.append("date <= {end:Date}")
             params["end"] = end.isoformat()
-        sql = f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY ticker, date"
+        sql = (
+            f"SELECT {columns} FROM {source} WHERE {' AND '.join(conditions)} ORDER BY ticker, date"
+        )
         return _dates_as_dates(self.query(sql, params))
 
     def summary(self, table: str) -> pd.DataFrame:

@@ -59,7 +59,9 @@ class ParquetWarehouse(Warehouse):
 
     def version(self, table: str, ticker: str | None = None) -> str:
         # A rename gives the file a new inode and mtime: caches keyed on it see every rewrite.
-        paths = [self._path(table, ticker)] if ticker else sorted((self.root / table).glob("*.parquet"))
+        paths = (
+            [self._path(table, ticker)] if ticker else sorted((self.root / table).glob("*.parquet"))
+        )
         stamps = [f"{p.stat().st_mtime_ns}:{p.stat().st_ino}" for p in paths if p.exists()]
         return ",".join(stamps)
 
