@@ -1,0 +1,1 @@
+"""Realtime: the metrics publisher now; the Kafka -> WebSocket relay and anomaly detector next."""

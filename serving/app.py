@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from prometheus_client import generate_latest
+
+from realtime.publisher import publish_forever
 
 from serving.deps import Services
 from serving.errors import install_error_handlers
@@ -18,13 +22,25 @@ from tickerpulse.settings import Settings, get_settings
 VERSION = version("tickerpulse")
 
 
+async def _local_metrics() -> str:
+    return generate_latest().decode()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = Services.from_settings(settings)
+        services = Services.from_settings(settings)
+        app.state.services = services
+        # Embedded mode: the publisher is a task here, reading the registry without HTTP.
+        publisher = asyncio.create_task(
+            publish_forever(services.bus, _local_metrics, settings.metrics_interval_seconds)
+        )
         yield
+        publisher.cancel()
+        with suppress(asyncio.CancelledError):
+            await publisher
 
     app = FastAPI(
         title="TickerPulse API",

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     cache_url: str = "memory://"
     cache_ttl_seconds: float = 60.0
     events_url: str = "memory://"
+    metrics_interval_seconds: float = 5.0
     celery_broker_url: str = ""
 
     exchange: str = "XNYS"
