@@ -63,7 +63,9 @@ def run() -> tuple[str, list[dict[str, object]]]:
         peer_engine = sa.create_engine(f"sqlite:///{folder}/peer.db")
         started = time.perf_counter()
         for ticker, frame in frames.items():
-            frame.assign(ticker=ticker).to_sql("prices", peer_engine, if_exists="append", index=False)
+            frame.assign(ticker=ticker).to_sql(
+                "prices", peer_engine, if_exists="append", index=False
+            )
         peer_seconds = time.perf_counter() - started
 
     table = [

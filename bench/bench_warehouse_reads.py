@@ -53,7 +53,9 @@ def run() -> tuple[str, list[dict[str, object]]]:
             return frame[(frame["date"] >= WINDOW[0]) & (frame["date"] <= WINDOW[1])]
 
         cases = {
-            "chdb, the ticker's file (TickerPulse)": lambda: warehouse.read("clean_prices", "T042", *WINDOW),
+            "chdb, the ticker's file (TickerPulse)": lambda: warehouse.read(
+                "clean_prices", "T042", *WINDOW
+            ),
             "chdb, glob of all files (peer)": lambda: warehouse.query(
                 f"SELECT * FROM {glob} WHERE ticker = 'T042' AND date BETWEEN '2025-01-01' AND '2025-03-31'"
             ),

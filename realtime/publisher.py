@@ -27,7 +27,9 @@ def snapshot(text: str, prefix: str = "tickerpulse_") -> dict[str, Any]:
         for sample in family.samples:
             if not sample.name.startswith(prefix) or sample.name.endswith("_created"):
                 continue
-            series.setdefault(sample.name, []).append({"labels": sample.labels, "value": sample.value})
+            series.setdefault(sample.name, []).append(
+                {"labels": sample.labels, "value": sample.value}
+            )
     return {"at": time.time(), "series": series}
 
 
