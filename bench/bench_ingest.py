@@ -7,9 +7,9 @@ validation and no upsert (the least a loader can do).
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import tempfile
 import time
-import resource
 from pathlib import Path
 
 import pandas as pd

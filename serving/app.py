@@ -12,7 +12,6 @@ from fastapi.responses import RedirectResponse
 from prometheus_client import generate_latest
 
 from realtime.publisher import publish_forever
-
 from serving.deps import Services
 from serving.errors import install_error_handlers
 from serving.metrics import record_request
