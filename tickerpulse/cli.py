@@ -168,7 +168,10 @@ def up(
             service.stop()
         typer.echo("Stopped everything `tickerpulse up` started.")
 
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the platform like Ctrl-C does
+    # Ctrl-C, `kill` and a closed terminal all stop what we started, even when a shell
+    # launched us in the background with SIGINT ignored.
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _interrupt)
     try:
         for service in services:
             service.start(env, PROJECT_ROOT)

@@ -65,6 +65,13 @@ class Service:
             os.killpg(group, signal.SIGKILL)
 
 
+def _default_signals() -> None:
+    """A shell starts background jobs with SIGINT ignored, and children inherit that: the
+    stop signal must reach them whatever way `up` was started."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(0.5)
@@ -110,6 +117,7 @@ def stream_lines(
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_default_signals,
         ) as process,
     ):
         try:
