@@ -39,6 +39,25 @@ def get_json(url: str) -> dict:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
+def launch_from_the_ui(port: int) -> str:
+    """Launch `refresh_everything` through the webserver's GraphQL API, as the UI's button does."""
+    from dagster_graphql import DagsterGraphQLClient
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    run_id = client.submit_job_execution(
+        "refresh_everything",
+        repository_location_name="orchestration.definitions",
+        repository_name="__repository__",
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        status = client.get_run_status(run_id).value
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return str(status)
+        time.sleep(1)
+    return "TIMEOUT"
+
+
 def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "up-var"
     api_port, dagster_port = free_port(), free_port()
@@ -77,6 +96,7 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
         info = urllib.request.urlopen(f"http://127.0.0.1:{dagster_port}/server_info", timeout=10)
         assert info.status == 200
         assert len(processes_with(str(data_dir))) >= 3  # dagster dev and its children, uvicorn
+        assert launch_from_the_ui(dagster_port) == "SUCCESS"
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         rest, _ = process.communicate(timeout=60)

@@ -189,3 +189,25 @@ class TestMemoryBus:
     def test_events_must_serialize(self) -> None:
         with pytest.raises(TypeError):
             asyncio.run(MemoryBus().publish("metrics", {"when": object()}))
+
+
+def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> None:
+    from tickerpulse.errors import SourceError
+    from tickerpulse.ingestion import refresh_universe
+    from tickerpulse.sources.synthetic import SyntheticSource
+
+    class Down:
+        name = "stooq"
+
+        def fetch(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+            raise SourceError("could not reach stooq: connection refused")
+
+    raw_store.add_ticker("GOOD", "synthetic")
+    raw_store.add_ticker("AWAY", "stooq")
+    raw_store.add_ticker("FILE", "csv")
+    sources = {"synthetic": SyntheticSource(), "stooq": Down()}
+    report = refresh_universe(raw_store, sources, dt.date(2024, 6, 28), history_years=1)
+    assert [r.ticker for r in report.reports] == ["GOOD"]
+    assert report.failures == {"AWAY": "SourceError: could not reach stooq: connection refused"}
+    assert report.kept == ["FILE"]
+    assert raw_store.last_dates() == {"GOOD": dt.date(2024, 6, 28)}
