@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from prometheus_client import generate_latest
 
 from realtime.publisher import publish_forever
+from serving import VERSION
 from serving.deps import Services
 from serving.errors import install_error_handlers
 from serving.metrics import record_request
 from serving.routes import forecasts, health, prices, tickers
 from tickerpulse.settings import Settings, get_settings
-
-VERSION = version("tickerpulse")
 
 
 async def _local_metrics() -> str:

@@ -1,6 +1,7 @@
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from serving import VERSION
 from serving.schemas import Health
 
 router = APIRouter(tags=["operations"])
@@ -8,8 +9,6 @@ router = APIRouter(tags=["operations"])
 
 @router.get("/healthz", response_model=Health, summary="The process is up")
 def healthz() -> dict:
-    from serving.app import VERSION
-
     return {"status": "ok", "version": VERSION}
 
 
