@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.raw import RawStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +32,49 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return get_settings()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL, installed and started by the project's own script."""
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "postgres.sh"), "start"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert started.returncode == 0, f"scripts/postgres.sh start failed:\n{started.stderr}"
+    yield started.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture
-def raw_store(settings: Settings) -> RawStore:
-    return RawStore(settings.raw_db_url)
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """Settings whose raw store is each backend in turn: the same test runs on both."""
+    monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(tmp_path / "var"))
+    if request.param == "postgresql":
+        monkeypatch.setenv("RAW_DB_URL", request.getfixturevalue("postgres_database"))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def raw_store(store_settings: Settings) -> RawStore:
+    return RawStore(store_settings.raw_db_url)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,9 @@ from tickerpulse.stores.raw import RawStore
 runner = CliRunner()
 
 
-def test_ingest_a_csv_reports_stored_and_rejected_rows_with_reasons(settings: Settings) -> None:
+def test_ingest_a_csv_reports_stored_and_rejected_rows_with_reasons(
+    store_settings: Settings,
+) -> None:
     result = runner.invoke(
         app, ["ingest", "--csv", str(FIXTURES / "dirty.csv"), "--ticker", "dirty"]
     )
@@ -21,35 +23,35 @@ def test_ingest_a_csv_reports_stored_and_rejected_rows_with_reasons(settings: Se
     assert "DIRTY: 11 rows read, 4 stored, 7 rejected (2024-01-02 .. 2024-01-10)" in result.output
     assert "rejected 1: negative volume" in result.output
     assert "rejected 1: expected 8 fields, found 4" in result.output
-    store = RawStore(settings.raw_db_url)
+    store = RawStore(store_settings.raw_db_url)
     assert len(store.read_prices(["DIRTY"])) == 4
     assert len(store.quarantined("DIRTY")) == 7
     assert store.ticker("DIRTY")["source"] == "csv"  # type: ignore[index]
 
 
 def test_ingesting_the_same_file_again_updates_rather_than_duplicates(
-    settings: Settings, tmp_path: Path
+    store_settings: Settings, tmp_path: Path
 ) -> None:
     path = tmp_path / "GOOG.csv"
     shutil.copy(Path(__file__).parents[2] / "tickerpulse/data/demo/GOOG.csv", path)
     for _ in range(2):
         result = runner.invoke(app, ["ingest", "--csv", str(path), "--ticker", "GOOG"])
         assert "2148 stored, 0 rejected" in result.output
-    assert RawStore(settings.raw_db_url).count_prices() == 2148
+    assert RawStore(store_settings.raw_db_url).count_prices() == 2148
 
 
 def test_a_file_without_required_columns_is_refused_with_the_expected_header(
-    settings: Settings, tmp_path: Path
+    store_settings: Settings, tmp_path: Path
 ) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("when,price\n2024-01-02,10\n")
     result = runner.invoke(app, ["ingest", "--csv", str(path), "--ticker", "BAD"])
     assert result.exit_code == 1
     assert "lacks column(s) date, open, high, low, close, volume" in result.output
-    assert RawStore(settings.raw_db_url).ticker("BAD") is None  # nothing half-registered
+    assert RawStore(store_settings.raw_db_url).ticker("BAD") is None  # nothing half-registered
 
 
-def test_bad_arguments_are_refused_clearly(settings: Settings, tmp_path: Path) -> None:
+def test_bad_arguments_are_refused_clearly(store_settings: Settings, tmp_path: Path) -> None:
     missing = runner.invoke(app, ["ingest", "--csv", str(tmp_path / "nope.csv"), "--ticker", "X"])
     assert missing.exit_code == 1 and "is not a readable file" in missing.output
     symbol = runner.invoke(
@@ -60,7 +62,7 @@ def test_bad_arguments_are_refused_clearly(settings: Settings, tmp_path: Path) -
     assert neither.exit_code == 2 and "exactly one of --csv FILE or --source NAME" in neither.output
 
 
-def test_ingest_from_the_synthetic_source_registers_the_ticker(settings: Settings) -> None:
+def test_ingest_from_the_synthetic_source_registers_the_ticker(store_settings: Settings) -> None:
     result = runner.invoke(
         app, ["ingest", "--ticker", "zeta", "--source", "synthetic", "--years", "1"]
     )

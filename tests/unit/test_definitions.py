@@ -64,12 +64,12 @@ def test_the_demo_pipeline_passes_every_check(
 
 @pytest.mark.slow
 def test_materializing_twice_leaves_identical_rows(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = RawStore(settings.raw_db_url)
+    store = RawStore(store_settings.raw_db_url)
     for ticker in ("AAA", "BBB"):
         store.add_ticker(ticker, "synthetic")
-    warehouse = open_warehouse(settings.warehouse_url)
+    warehouse = open_warehouse(store_settings.warehouse_url)
 
     def snapshot() -> dict[str, pd.DataFrame]:
         return {
@@ -89,8 +89,8 @@ def test_materializing_twice_leaves_identical_rows(
 
 
 @pytest.mark.slow
-def test_a_failed_blocking_check_stops_everything_downstream(settings: Settings) -> None:
-    store = RawStore(settings.raw_db_url)
+def test_a_failed_blocking_check_stops_everything_downstream(store_settings: Settings) -> None:
+    store = RawStore(store_settings.raw_db_url)
     store.add_ticker("AAA", "synthetic")
     store.add_ticker("EMPTY", "csv")  # registered, but no file ever delivered rows
     result = run_everything()
@@ -98,4 +98,4 @@ def test_a_failed_blocking_check_stops_everything_downstream(settings: Settings)
     assert check_results(result) == {"raw_prices_every_ticker_has_rows": False}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"raw_prices"}
-    assert open_warehouse(settings.warehouse_url).read("clean_prices").empty
+    assert open_warehouse(store_settings.warehouse_url).read("clean_prices").empty
