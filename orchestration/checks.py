@@ -10,9 +10,17 @@ from orchestration.assets.models import price_model
 from orchestration.assets.predictions import price_forecasts
 from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
+from tickerpulse.calendar import last_completed_session
 from tickerpulse.features import FEATURES
 from tickerpulse.forecasting.training import registered_name
-from tickerpulse.quality import missing_sessions, ohlc_violations
+from tickerpulse.ingestion import FETCHED_SOURCES
+from tickerpulse.quality import (
+    missing_sessions,
+    ohlc_violations,
+    return_outliers,
+    split_candidates,
+    stale_tickers,
+)
 from tickerpulse.settings import get_settings
 
 
@@ -164,4 +172,63 @@ def price_forecasts_intervals_ordered(
             "tickers_without_forecast": ", ".join(missing) or "none",
             "examples": _examples(forecasts[~ordered]) if len(forecasts) else _examples(forecasts),
         },
+    )
+
+
+@dg.asset_check(
+    asset=raw_prices,
+    description="Fetched tickers reach the last completed session of the exchange.",
+)
+def raw_prices_fresh(raw_store: RawStoreResource) -> dg.AssetCheckResult:
+    store = raw_store.store
+    fetched = {row["symbol"] for row in store.list_tickers() if row["source"] in FETCHED_SOURCES}
+    expected = last_completed_session(exchange=get_settings().exchange)
+    stale = stale_tickers({t: d for t, d in store.last_dates().items() if t in fetched}, expected)
+    table = pd.DataFrame([{"ticker": t, "last_date": d} for t, d in stale.items()])
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "last_session": str(expected),
+            "stale_tickers": len(stale),
+            "examples": _examples(table),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=clean_prices,
+    description=(
+        "Daily moves beyond 8 robust sigmas, flagged and kept. Warns when one is among a "
+        "ticker's last 5 sessions: new data a person should look at."
+    ),
+)
+def clean_prices_return_outliers(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    prices = warehouse.warehouse.read("clean_prices", columns="ticker, date, close")
+    flagged = return_outliers(prices)
+    recent_days = prices.sort_values("date").groupby("ticker").tail(5)[["ticker", "date"]]
+    recent = flagged.merge(recent_days, on=["ticker", "date"])
+    return dg.AssetCheckResult(
+        passed=recent.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "outliers_in_history": len(flagged),
+            "outliers_in_last_5_sessions": len(recent),
+            "recent": _examples(recent),
+            "history_examples": _examples(flagged.sort_values("z", key=abs, ascending=False)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=clean_prices,
+    description="Overnight jumps matching a split ratio (2:1, 3:1, 1:10, ...) in adjusted prices.",
+)
+def clean_prices_unadjusted_splits(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    prices = warehouse.warehouse.read("clean_prices", columns="ticker, date, open, close")
+    found = split_candidates(prices)
+    return dg.AssetCheckResult(
+        passed=found.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"split_candidates": len(found), "examples": _examples(found)},
     )

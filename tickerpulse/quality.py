@@ -98,3 +98,60 @@ def missing_sessions(dates: pd.Series, exchange: str = "XNYS") -> list[dt.date]:
     present = set(pd.to_datetime(dates).dt.date)
     expected = trading_days(min(present), max(present), exchange)
     return [day for day in expected if day not in present]
+
+
+# Common split ratios (new shares per old share); a reverse split 1:10 is 0.1.
+SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 1.5, 10.0, 0.5, 1 / 3, 0.25, 0.2, 0.1)
+_SPLIT_TOLERANCE = 0.03  # in log terms: a 2:1 split shows as a close ratio within 3 % of 2
+
+
+def return_outliers(prices: pd.DataFrame, k: float = 8.0, window: int = 60) -> pd.DataFrame:
+    """Days whose log return exceeds k robust sigmas of the ticker's previous `window` days.
+
+    Sigma is 1.4826 x the median absolute return of the days before (never the day itself),
+    so one crash cannot hide inside its own estimate. Outliers are flagged, never dropped.
+    """
+    panel = prices.sort_values(["ticker", "date"]).reset_index(drop=True)
+    log_close = pd.Series(np.log(panel["close"].to_numpy()), index=panel.index)
+    returns = log_close.groupby(panel["ticker"], sort=False).diff()
+    sigma = (
+        returns.abs()
+        .groupby(panel["ticker"], sort=False)
+        .transform(lambda r: r.shift(1).rolling(window, min_periods=20).median())
+        * 1.4826
+    )
+    z = returns / sigma
+    flagged = panel.assign(log_return=returns, sigma=sigma, z=z)[z.abs() > k]
+    return flagged[["ticker", "date", "close", "log_return", "sigma", "z"]].reset_index(drop=True)
+
+
+def split_candidates(prices: pd.DataFrame) -> pd.DataFrame:
+    """Overnight jumps that match a split ratio (2:1, 3:1, 1:10, ...), for a person to confirm.
+
+    The previous close over today's open is compared with each ratio: a split moves the
+    price at the open, and by exactly the ratio.
+    """
+    panel = prices.sort_values(["ticker", "date"]).reset_index(drop=True)
+    previous_close = panel.groupby("ticker", sort=False)["close"].shift(1)
+    jump = pd.Series(np.log(previous_close / panel["open"]), index=panel.index)
+    ratios = np.log(np.array(SPLIT_RATIOS))
+    distance = np.abs(jump.to_numpy()[:, None] - ratios[None, :])
+    nearest = distance.argmin(axis=1)
+    matched = distance[np.arange(len(panel)), nearest] < _SPLIT_TOLERANCE
+    found = panel.assign(
+        previous_close=previous_close,
+        ratio=[SPLIT_RATIOS[i] for i in nearest],
+    )[matched & jump.notna().to_numpy()]
+    found = found.assign(split=found["ratio"].map(_ratio_label))
+    return found[["ticker", "date", "previous_close", "open", "split"]].reset_index(drop=True)
+
+
+def _ratio_label(ratio: float) -> str:
+    if ratio >= 1:
+        return f"{ratio:g}:1" if ratio == int(ratio) else f"{int(ratio * 2)}:2"
+    return f"1:{round(1 / ratio):d}"
+
+
+def stale_tickers(last_dates: dict[str, dt.date], expected: dt.date) -> dict[str, dt.date]:
+    """Tickers whose newest bar is older than the last completed session."""
+    return {ticker: day for ticker, day in sorted(last_dates.items()) if day < expected}

@@ -29,5 +29,12 @@ def test_runs_events_and_checks_are_stored_in_postgres(
     engine = sa.create_engine(postgres_database)
     with engine.connect() as connection:
         runs = connection.execute(sa.text("select count(*) from runs")).scalar_one()
-        checks = connection.execute(sa.text("select count(*) from asset_check_executions")).scalar_one()
-    assert runs == 1 and checks == 1
+        checks = connection.execute(
+            sa.text("select count(*) from asset_check_executions")
+        ).scalar_one()
+    raw_checks = [
+        key
+        for key in defs.resolve_asset_graph().asset_check_keys
+        if key.asset_key.path == ["raw_prices"]
+    ]
+    assert runs == 1 and checks == len(raw_checks) == 2

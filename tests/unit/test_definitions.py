@@ -95,7 +95,9 @@ def test_a_failed_blocking_check_stops_everything_downstream(store_settings: Set
     store.add_ticker("EMPTY", "csv")  # registered, but no file ever delivered rows
     result = run_everything()
     assert not result.success
-    assert check_results(result) == {"raw_prices_every_ticker_has_rows": False}
+    results = check_results(result)
+    assert results["raw_prices_every_ticker_has_rows"] is False
+    assert set(results) == {"raw_prices_every_ticker_has_rows", "raw_prices_fresh"}  # none downstream
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"raw_prices"}
     assert open_warehouse(store_settings.warehouse_url).read("clean_prices").empty

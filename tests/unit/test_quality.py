@@ -1,0 +1,51 @@
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from tests.conftest import synthetic_panel
+from tickerpulse.quality import return_outliers, split_candidates, stale_tickers
+
+PANEL = synthetic_panel(("AAA", "BBB"), years=3)
+
+
+def with_jump(
+    factor: float, at: int = 400, ticker: str = "AAA", gap_at_open: bool = True
+) -> pd.DataFrame:
+    """Scale every bar of `ticker` from row `at` on, as a split (or crash) would."""
+    frame = PANEL.copy()
+    rows = frame.index[frame["ticker"] == ticker][at:]
+    columns = ["open", "high", "low", "close"] if gap_at_open else ["high", "low", "close"]
+    frame.loc[rows, columns] = frame.loc[rows, columns] * factor
+    return frame
+
+
+def test_clean_synthetic_prices_have_no_split_and_few_outliers() -> None:
+    assert split_candidates(PANEL).empty
+    assert len(return_outliers(PANEL)) <= 2  # fat tails: a rare 8-sigma day is real
+
+
+@pytest.mark.parametrize(
+    ("factor", "label"), [(0.5, "2:1"), (1 / 3, "3:1"), (10.0, "1:10"), (2 / 3, "3:2")]
+)
+def test_split_jumps_are_detected_with_their_ratio(factor: float, label: str) -> None:
+    found = split_candidates(with_jump(factor))
+    assert list(found["split"]) == [label]
+    assert found["ticker"].iloc[0] == "AAA"
+    expected_day = PANEL[PANEL["ticker"] == "AAA"]["date"].iloc[400]
+    assert found["date"].iloc[0] == expected_day
+
+
+def test_a_crash_is_an_outlier_flagged_not_dropped() -> None:
+    crashed = with_jump(0.75, gap_at_open=False)  # -29 % in one day, not a split ratio
+    flagged = return_outliers(crashed)
+    day = PANEL[PANEL["ticker"] == "AAA"]["date"].iloc[400]
+    hit = flagged[(flagged["ticker"] == "AAA") & (flagged["date"] == day)]
+    assert len(hit) == 1 and hit["z"].iloc[0] < -8
+    assert split_candidates(crashed).empty
+    assert len(crashed) == len(PANEL)
+
+
+def test_stale_tickers_are_those_behind_the_last_session() -> None:
+    last = {"AAA": dt.date(2024, 6, 7), "BBB": dt.date(2024, 6, 6)}
+    assert stale_tickers(last, dt.date(2024, 6, 7)) == {"BBB": dt.date(2024, 6, 6)}
