@@ -60,14 +60,17 @@ def postgres_database(postgres_server: str) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+@pytest.fixture(params=["embedded", pytest.param("full", marks=pytest.mark.integration)])
 def store_settings(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
-    """Settings whose raw store is each backend in turn: the same test runs on both."""
+    """Settings for each deployment in turn, so the same test runs on both: embedded
+    (SQLite + Parquet/chDB) and full (PostgreSQL + ClickHouse via clickhouse-connect, on
+    chDB's engine in-process since no modern ClickHouse server can be installed here)."""
     monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(tmp_path / "var"))
-    if request.param == "postgresql":
+    if request.param == "full":
         monkeypatch.setenv("RAW_DB_URL", request.getfixturevalue("postgres_database"))
+        monkeypatch.setenv("WAREHOUSE_URL", f"clickhouse+chdb://memory/t{uuid.uuid4().hex[:12]}")
     get_settings.cache_clear()
     return get_settings()
 

@@ -97,7 +97,30 @@ def test_a_failed_blocking_check_stops_everything_downstream(store_settings: Set
     assert not result.success
     results = check_results(result)
     assert results["raw_prices_every_ticker_has_rows"] is False
-    assert set(results) == {"raw_prices_every_ticker_has_rows", "raw_prices_fresh"}  # none downstream
+    assert set(results) == {
+        "raw_prices_every_ticker_has_rows",
+        "raw_prices_fresh",
+    }  # none downstream
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"raw_prices"}
     assert open_warehouse(store_settings.warehouse_url).read("clean_prices").empty
+
+
+@pytest.mark.slow
+def test_every_asset_to_a_served_forecast_on_each_deployment(store_settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+
+    store = RawStore(store_settings.raw_db_url)
+    for ticker in ("AAA", "BBB"):
+        store.add_ticker(ticker, "synthetic")
+    result = run_everything()
+    assert result.success
+    assert all(
+        passed for name, passed in check_results(result).items() if name != "raw_prices_fresh"
+    )
+    with TestClient(create_app(store_settings)) as client:
+        body = client.get("/v1/forecasts/BBB").json()
+        assert [f["horizon"] for f in body["forecasts"]] == [1, 5]
+        assert client.get("/v1/tickers").json()[0]["rows"] > 2000

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import synthetic_panel
 from tickerpulse.errors import UnknownTicker
 from tickerpulse.quality import validate_prices
+from tickerpulse.settings import Settings
 from tickerpulse.stores.cache import MemoryCache, open_cache
 from tickerpulse.stores.events import MemoryBus, open_bus
 from tickerpulse.stores.raw import RawStore
@@ -89,9 +90,13 @@ class TestRawStore:
         assert history[1]["metrics"] == {"relative_mae": 0.99}
 
 
-class TestParquetWarehouse:
-    def test_partitions_replace_and_read_back_by_ticker_and_date(self, tmp_path: Path) -> None:
-        warehouse = open_warehouse(f"chdb://{tmp_path}")
+class TestWarehouse:
+    """Every backend: one ticker's rows replaced as a whole, reads by ticker and date range."""
+
+    def test_partitions_replace_and_read_back_by_ticker_and_date(
+        self, store_settings: Settings
+    ) -> None:
+        warehouse = open_warehouse(store_settings.warehouse_url)
         panel = synthetic_panel(("AAA", "BBB"), years=1)
         for ticker, rows in panel.groupby("ticker"):
             warehouse.write_partition("clean_prices", str(ticker), rows.drop(columns="ticker"))
@@ -112,7 +117,39 @@ class TestParquetWarehouse:
         summary = warehouse.summary("clean_prices")
         assert list(summary["ticker"]) == ["AAA", "BBB"]
         assert list(summary["rows"]) == [len(panel) // 2] * 2
-        assert not list(tmp_path.rglob("*.tmp"))
+
+    def test_a_shorter_rewrite_leaves_no_stale_rows(self, store_settings: Settings) -> None:
+        warehouse = open_warehouse(store_settings.warehouse_url)
+        days = [dt.date(2024, 1, d) for d in (2, 3, 4)]
+        warehouse.write_partition(
+            "clean_prices", "AAA", pd.DataFrame({"date": days, "close": [1.0, 2.0, 3.0]})
+        )
+        warehouse.write_partition(
+            "clean_prices", "BBB", pd.DataFrame({"date": days, "close": [4.0, 5.0, 6.0]})
+        )
+        before = warehouse.version("clean_prices", "AAA")
+        time.sleep(0.01)
+        warehouse.write_partition(
+            "clean_prices", "AAA", pd.DataFrame({"date": days[:2], "close": [7.0, 8.0]})
+        )
+        assert list(warehouse.read("clean_prices", "AAA")["close"]) == [7.0, 8.0]
+        assert list(warehouse.read("clean_prices", "BBB")["close"]) == [4.0, 5.0, 6.0]
+        assert warehouse.version("clean_prices", "AAA") != before
+
+    def test_missing_tables_read_as_empty(self, store_settings: Settings) -> None:
+        warehouse = open_warehouse(store_settings.warehouse_url)
+        assert warehouse.read("price_forecasts", "NOPE").empty
+        assert warehouse.summary("clean_prices").empty
+        assert warehouse.version("clean_prices") == ""
+
+
+class TestParquetWarehouse:
+    def test_writes_are_atomic_renames(self, tmp_path: Path) -> None:
+        warehouse = ParquetWarehouse(tmp_path)
+        warehouse.write_partition(
+            "clean_prices", "AAA", pd.DataFrame({"date": [dt.date(2024, 1, 2)], "close": [1.0]})
+        )
+        assert [p.name for p in tmp_path.rglob("*")] == ["clean_prices", "AAA.parquet"]
 
     def test_missing_data_reads_as_empty(self, tmp_path: Path) -> None:
         warehouse = ParquetWarehouse(tmp_path)
@@ -138,9 +175,9 @@ class TestParquetWarehouse:
         assert warehouse.query(sql, {"t": "AAA' OR '1'='1"})["n"].iloc[0] == 0
         assert warehouse.query(sql, {"t": "AAA"})["n"].iloc[0] == 1
 
-    def test_other_backends_are_named_not_guessed(self) -> None:
-        with pytest.raises(NotImplementedError, match="clickhouse"):
-            open_warehouse("clickhouse://localhost:8123/tp")
+    def test_unknown_backends_are_named_not_guessed(self) -> None:
+        with pytest.raises(ValueError, match="use chdb:// or clickhouse://"):
+            open_warehouse("duckdb:///tmp/x")
 
 
 class TestCache:

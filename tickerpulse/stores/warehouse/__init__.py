@@ -12,10 +12,11 @@ def open_warehouse(url: str) -> Warehouse:
     scheme, _, rest = url.partition("://")
     if scheme == "chdb":
         return ParquetWarehouse(Path(rest))
-    raise NotImplementedError(
-        f"warehouse backend {scheme}:// is not built yet (see the market-data issue); "
-        "use WAREHOUSE_URL=chdb:///path"
-    )
+    if scheme in ("clickhouse", "clickhouse+chdb"):
+        from tickerpulse.stores.warehouse.clickhouse import open_clickhouse
+
+        return open_clickhouse(url)
+    raise ValueError(f"unknown warehouse URL scheme {scheme}://; use chdb:// or clickhouse://")
 
 
 __all__ = ["TABLES", "ParquetWarehouse", "Warehouse", "open_warehouse"]
