@@ -60,7 +60,6 @@ class PriceSourcesResource(dg.ConfigurableResource):
     """The sources tickers are fetched from; seed fixes the synthetic histories."""
 
     seed: int = 7
-    history_years: int = 10
 
     def sources(self) -> dict[str, PriceSource]:
         return {name: get_source(name, seed=self.seed) for name in ("synthetic", "stooq", "yahoo")}
@@ -72,7 +71,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "raw_store": RawStoreResource(),
         "warehouse": WarehouseResource(),
         "registry": RegistryResource(),
-        "price_sources": PriceSourcesResource(
-            seed=settings.synthetic_seed, history_years=settings.synthetic_years
-        ),
+        "price_sources": PriceSourcesResource(seed=settings.synthetic_seed),
     }

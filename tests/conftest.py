@@ -85,7 +85,7 @@ def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo universe run through every asset once, in a temporary Dagster instance."""
     import dagster as dg
 
-    from orchestration.definitions import defs
+    from orchestration.bootstrap import materialize_everything
     from tickerpulse.demo import load_demo_universe
 
     data_dir = tmp_path_factory.mktemp("platform") / "var"
@@ -95,10 +95,8 @@ def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         load_demo_universe(RawStore(get_settings().raw_db_url))
         with dg.instance_for_test() as instance:
-            result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-                instance=instance
-            )
-            assert result.success
+            results = materialize_everything(instance)
+            assert len(results) == 3 and all(r.success for r in results)
     finally:
         if previous is None:
             os.environ.pop("TICKERPULSE_DATA_DIR", None)

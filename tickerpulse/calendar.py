@@ -8,10 +8,12 @@ from functools import lru_cache
 import exchange_calendars as xcals
 import pandas as pd
 
+CALENDAR_START = "1990-01-02"  # exchange_calendars defaults to 20 years back from today
+
 
 @lru_cache(maxsize=8)
 def exchange_calendar(exchange: str = "XNYS") -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(exchange)
+    return xcals.get_calendar(exchange, start=CALENDAR_START)
 
 
 def _clip(calendar: xcals.ExchangeCalendar, day: dt.date) -> pd.Timestamp:
@@ -43,3 +45,10 @@ def sessions_after(day: dt.date, count: int, exchange: str = "XNYS") -> dt.date:
     stamp = pd.Timestamp(day)
     anchor = stamp if calendar.is_session(stamp) else calendar.date_to_session(stamp, "previous")
     return calendar.session_offset(anchor, count).date()
+
+
+def closed_weekdays(start: dt.date, end: dt.date, exchange: str = "XNYS") -> list[dt.date]:
+    """Weekdays without a session (holidays, closures): what a weekday schedule must skip."""
+    sessions = set(trading_days(start, end, exchange))
+    days = pd.bdate_range(start, end)
+    return [day.date() for day in days if day.date() not in sessions]

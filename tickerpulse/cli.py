@@ -54,16 +54,8 @@ _FAILURE = re.compile(r"(STEP_FAILURE|RUN_FAILURE) - (.*)")
 
 
 def materialize_everything(settings: Settings, log_dir: Path) -> None:
-    """Every asset and check through `dagster asset materialize`, as a data engineer would."""
-    command = [
-        "dagster",
-        "asset",
-        "materialize",
-        "--select",
-        "*",
-        "-m",
-        "orchestration.definitions",
-    ]
+    """Every asset and check, through Dagster and into its instance, so the UI shows the runs."""
+    command = [sys.executable, "-m", "orchestration.bootstrap"]
     log_path = log_dir / "materialize.log"
     started = time.monotonic()
     check_steps: set[str] = set()
@@ -121,9 +113,9 @@ def up(
     prepare_dagster_home(settings)
 
     _echo_step(2, total, "Loading the demo universe")
-    for report in load_demo_universe(_open_raw_store(settings)):
+    store = _open_raw_store(settings)
+    for report in load_demo_universe(store, settings.demo_years, settings.synthetic_seed):
         typer.echo(f"      {report.describe()}")
-    typer.echo("      ACME, GLOBEX, INITECH: synthetic prices, fetched by the raw_prices asset")
 
     if skip_materialize:
         _echo_step(3, total, "Skipping materialization (--skip-materialize)")
@@ -131,7 +123,8 @@ def up(
         _echo_step(
             3,
             total,
-            "Materializing raw_prices -> clean_prices -> price_features -> price_model -> price_forecasts",
+            "Materializing raw_prices (last 20 sessions) -> clean_prices (every ticker) -> "
+            "price_features -> price_model -> price_forecasts",
         )
         materialize_everything(settings, log_dir)
 

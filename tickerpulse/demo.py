@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tickerpulse.ingestion import IngestReport, ingest_csv
+from tickerpulse.calendar import last_completed_session
+from tickerpulse.ingestion import IngestReport, ingest_csv, ingest_from_source
+from tickerpulse.sources.synthetic import SyntheticSource
 from tickerpulse.stores.raw import RawStore
 
 DEMO_DIR = Path(__file__).parent / "data" / "demo"
@@ -13,8 +15,17 @@ DEMO_FILES = {"GOOG": DEMO_DIR / "GOOG.csv", "SPX": DEMO_DIR / "SPX.csv"}
 SYNTHETIC_TICKERS = ("ACME", "GLOBEX", "INITECH")
 
 
-def load_demo_universe(store: RawStore) -> list[IngestReport]:
+def load_demo_universe(store: RawStore, years: int = 10, seed: int = 7) -> list[IngestReport]:
+    """The shipped files, and `years` of synthetic history up to the last closed session.
+
+    History is loaded here, as `tickerpulse ingest` would, rather than as thousands of
+    trading-day partitions: Dagster then only has to materialize the recent sessions.
+    """
     reports = [ingest_csv(store, path, ticker) for ticker, path in DEMO_FILES.items()]
+    end = last_completed_session()
+    start = end.replace(year=end.year - years)
+    source = SyntheticSource(seed=seed)
     for ticker in SYNTHETIC_TICKERS:
+        reports.append(ingest_from_source(store, source, ticker, start, end))
         store.add_ticker(ticker, source="synthetic", name=f"{ticker.title()} (synthetic)")
     return reports

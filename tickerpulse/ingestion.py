@@ -68,7 +68,6 @@ def ingest_csv(store: RawStore, path: Path, ticker: str) -> IngestReport:
 
 
 FETCHED_SOURCES = ("synthetic", "stooq", "yahoo")
-OVERLAP_DAYS = 7  # re-fetch a week so late corrections from the source replace stored rows
 
 
 @dataclass
@@ -78,28 +77,25 @@ class RefreshReport:
     kept: list[str]  # file-fed tickers: their rows arrive through ingest, not a fetch
 
 
-def refresh_universe(
+def ingest_window(
     store: RawStore,
     sources: dict[str, PriceSource],
-    today: dt.date,
-    history_years: int,
+    start: dt.date,
+    end: dt.date,
+    only: set[str] | None = None,
 ) -> RefreshReport:
-    """Fetch new days for every active ticker whose source can be asked for them."""
-    last_dates = store.last_dates()
+    """Fetch [start, end] for every active ticker (or those in `only`) whose source can be
+    asked; one ticker's failure is recorded and the rest go on."""
     reports, failures, kept = [], {}, []
     for row in store.list_tickers():
         ticker, source_name = row["symbol"], row["source"]
+        if only is not None and ticker not in only:
+            continue
         if source_name not in FETCHED_SOURCES:
             kept.append(ticker)
             continue
-        last = last_dates.get(ticker)
-        start = (
-            last - dt.timedelta(days=OVERLAP_DAYS)
-            if last
-            else today.replace(year=today.year - history_years)
-        )
         try:
-            reports.append(ingest_from_source(store, sources[source_name], ticker, start, today))
+            reports.append(ingest_from_source(store, sources[source_name], ticker, start, end))
         except Exception as error:  # one ticker's failure must not stop the universe
             failures[ticker] = f"{type(error).__name__}: {error}"
     return RefreshReport(reports, failures, kept)

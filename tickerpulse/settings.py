@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,7 +45,8 @@ class Settings(BaseSettings):
     horizons: list[int] = [1, 5]
     walk_forward_folds: int = 5
     synthetic_seed: int = 7
-    synthetic_years: int = 10
+    demo_years: int = 10  # history `tickerpulse up` ingests for fetched tickers
+    history_start: dt.date = dt.date(2006, 1, 3)  # first trading-day partition
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000

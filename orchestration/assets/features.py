@@ -3,6 +3,7 @@
 import dagster as dg
 
 from orchestration.assets.ingestion import clean_prices
+from orchestration.automation import on_upstream_update
 from orchestration.metadata import markdown_table
 from orchestration.resources import WarehouseResource
 from tickerpulse.features import FEATURES, compute_features, latest_rows
@@ -11,6 +12,7 @@ from tickerpulse.features import FEATURES, compute_features, latest_rows
 @dg.asset(
     group_name="features",
     deps=[clean_prices],
+    automation_condition=on_upstream_update,
     kinds={"clickhouse", "parquet"},
     description="Returns, trend, momentum, volatility, volume and calendar features per day.",
 )

@@ -1,30 +1,50 @@
-"""raw_prices (SQL raw store) and clean_prices (warehouse), across the ticker universe."""
+"""raw_prices (by trading day, SQL raw store) and clean_prices (by ticker, warehouse)."""
+
+import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
+from orchestration.automation import on_upstream_update
 from orchestration.metadata import markdown_table
+from orchestration.partitions import tickers, trading_days
 from orchestration.resources import PriceSourcesResource, RawStoreResource, WarehouseResource
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import clean_ticker_prices
-from tickerpulse.ingestion import refresh_universe
+from tickerpulse.ingestion import ingest_window
+
+# A run tagged with tickers fetches only those: how a new ticker's history is backfilled
+# without re-fetching the whole universe for every day.
+TICKERS_TAG = "tickerpulse/tickers"
 
 
 @dg.asset(
     group_name="ingestion",
     kinds={"sql", "pandas"},
-    description="Daily OHLCV bars as delivered by each ticker's source; bad rows go to quarantine.",
+    partitions_def=trading_days,
+    # A 20-year backfill runs as ~21 runs of a trading year each: bounded, resumable.
+    backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=250),
+    description="Daily OHLCV bars of every fetched ticker for the partition's sessions; bad rows go to quarantine.",
 )
 def raw_prices(
     context: dg.AssetExecutionContext,
     raw_store: RawStoreResource,
     price_sources: PriceSourcesResource,
 ) -> dg.MaterializeResult:
+    keys = context.partition_keys
+    start = dt.date.fromisoformat(keys[0])
+    end = min(dt.date.fromisoformat(keys[-1]), last_completed_session())
+    only_tag = context.run.tags.get(TICKERS_TAG)
+    only = set(only_tag.split(",")) if only_tag else None
     store = raw_store.store
-    today = last_completed_session()
-    refresh = refresh_universe(store, price_sources.sources(), today, price_sources.history_years)
+    refresh = ingest_window(store, price_sources.sources(), start, end, only)
     for ticker, failure in refresh.failures.items():
-        context.log.warning(f"{ticker} not refreshed: {failure}")
+        context.log.warning(f"{ticker} not fetched: {failure}")
+    if refresh.failures and not refresh.reports:
+        raise dg.Failure(
+            "no ticker could be fetched",
+            metadata={"failures": dg.MetadataValue.json(refresh.failures)},
+        )
     fetched = pd.DataFrame(
         [
             {
@@ -33,24 +53,18 @@ def raw_prices(
                 "read": r.rows_read,
                 "stored": r.stored,
                 "rejected": r.rejected,
-                "last_date": r.last_date,
             }
             for r in refresh.reports
-        ]
+        ],
+        columns=["ticker", "source", "read", "stored", "rejected"],
     )
-    if refresh.failures and not refresh.reports and not refresh.kept:
-        raise dg.Failure(
-            "no ticker could be refreshed",
-            metadata={"failures": dg.MetadataValue.json(refresh.failures)},
-        )
     return dg.MaterializeResult(
         metadata={
-            "tickers": len(store.list_tickers()),
-            "rows_total": store.count_prices(),
-            "rows_stored_this_run": int(fetched["stored"].sum()) if len(fetched) else 0,
-            "rows_rejected_this_run": int(fetched["rejected"].sum()) if len(fetched) else 0,
-            "last_session": str(today),
-            "fetched": dg.MetadataValue.md(markdown_table(fetched)),
+            "sessions": f"{start} .. {end} ({len(keys)} partitions)",
+            "tickers_fetched": len(fetched),
+            "rows_stored": int(fetched["stored"].sum()),
+            "rows_rejected": int(fetched["rejected"].sum()),
+            "per_ticker": dg.MetadataValue.md(markdown_table(fetched)),
             "file_fed_tickers": ", ".join(refresh.kept) or "none",
             "failures": dg.MetadataValue.json(refresh.failures),
         }
@@ -59,20 +73,37 @@ def raw_prices(
 
 @dg.asset(
     group_name="ingestion",
-    deps=[raw_prices],
+    deps=[dg.AssetDep(raw_prices, partition_mapping=dg.AllPartitionMapping())],
     kinds={"clickhouse", "parquet"},
-    description="Validated, split/dividend-adjusted daily bars, one warehouse partition per ticker.",
+    partitions_def=tickers,
+    # Every ticker in one run when the whole universe is requested.
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=on_upstream_update,
+    description="Validated, split/dividend-adjusted daily bars; one partition (and warehouse file) per ticker.",
 )
-def clean_prices(raw_store: RawStoreResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    store, wh = raw_store.store, warehouse.warehouse
-    raw = store.read_prices([row["symbol"] for row in store.list_tickers()])
-    for ticker, rows in raw.groupby("ticker"):
-        wh.write_partition("clean_prices", str(ticker), clean_ticker_prices(rows))
-    summary = wh.summary("clean_prices")
+def clean_prices(
+    context: dg.AssetExecutionContext, raw_store: RawStoreResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    symbols = list(context.partition_keys)
+    raw = raw_store.store.read_prices(symbols)
+    wh = warehouse.warehouse
+    rows = []
+    for ticker in symbols:
+        clean = clean_ticker_prices(raw[raw["ticker"] == ticker])
+        wh.write_partition("clean_prices", ticker, clean)
+        rows.append(
+            {
+                "ticker": ticker,
+                "rows": len(clean),
+                "first_date": clean["date"].min() if len(clean) else None,
+                "last_date": clean["date"].max() if len(clean) else None,
+            }
+        )
+    table = pd.DataFrame(rows)
     return dg.MaterializeResult(
         metadata={
-            "tickers": len(summary),
-            "rows": int(summary["rows"].sum()) if len(summary) else 0,
-            "per_ticker": dg.MetadataValue.md(markdown_table(summary)),
+            "tickers": len(table),
+            "rows": int(table["rows"].sum()),
+            "per_ticker": dg.MetadataValue.md(markdown_table(table)),
         }
     )

@@ -4,6 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.assets.features import price_features
+from orchestration.automation import weekly_retrain
 from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
 from tickerpulse.forecasting.training import train_horizon
@@ -15,6 +16,7 @@ SHOWN_METRICS = ["relative_mae", "mae", "directional_accuracy", "coverage_80", "
 @dg.asset(
     group_name="models",
     deps=[price_features],
+    automation_condition=weekly_retrain,
     kinds={"mlflow", "scikitlearn"},
     description="One model per horizon; the champion alias moves only past the promotion gate.",
 )

@@ -40,12 +40,12 @@ def get_json(url: str) -> dict:
 
 
 def launch_from_the_ui(port: int) -> str:
-    """Launch `refresh_everything` through the webserver's GraphQL API, as the UI's button does."""
+    """Launch `train_and_forecast` through the webserver's GraphQL API, as the UI's button does."""
     from dagster_graphql import DagsterGraphQLClient
 
     client = DagsterGraphQLClient("127.0.0.1", port_number=port)
     run_id = client.submit_job_execution(
-        "refresh_everything",
+        "train_and_forecast",
         repository_location_name="orchestration.definitions",
         repository_name="__repository__",
     )

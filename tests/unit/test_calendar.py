@@ -25,3 +25,8 @@ def test_a_fridays_session_counts_on_friday_evening_not_monday() -> None:
 def test_forecast_target_dates_skip_holidays() -> None:
     assert sessions_after(dt.date(2024, 12, 24), 1) == dt.date(2024, 12, 26)
     assert sessions_after(dt.date(2024, 12, 27), 5) == dt.date(2025, 1, 6)
+
+
+def test_history_before_the_libraries_default_window_is_covered() -> None:
+    days = trading_days(dt.date(1999, 1, 1), dt.date(1999, 1, 8))
+    assert days[0] == dt.date(1999, 1, 4) and len(days) == 5

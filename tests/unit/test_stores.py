@@ -230,7 +230,7 @@ class TestMemoryBus:
 
 def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> None:
     from tickerpulse.errors import SourceError
-    from tickerpulse.ingestion import refresh_universe
+    from tickerpulse.ingestion import ingest_window
     from tickerpulse.sources.synthetic import SyntheticSource
 
     class Down:
@@ -243,7 +243,7 @@ def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> N
     raw_store.add_ticker("AWAY", "stooq")
     raw_store.add_ticker("FILE", "csv")
     sources = {"synthetic": SyntheticSource(), "stooq": Down()}
-    report = refresh_universe(raw_store, sources, dt.date(2024, 6, 28), history_years=1)
+    report = ingest_window(raw_store, sources, dt.date(2024, 6, 1), dt.date(2024, 6, 28))
     assert [r.ticker for r in report.reports] == ["GOOD"]
     assert report.failures == {"AWAY": "SourceError: could not reach stooq: connection refused"}
     assert report.kept == ["FILE"]
