@@ -6,14 +6,14 @@ from orchestration import checks, jobs
 from orchestration.assets import features, ingestion, models, predictions
 from orchestration.resources import default_resources
 from orchestration.schedules import after_the_close
-from orchestration.sensors import ticker_universe
+from orchestration.sensors import clean_after_inbox, inbox_files, ticker_universe
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingestion, features, models, predictions]),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
-    jobs=[jobs.ingest_sessions, jobs.clean_tickers, jobs.train_and_forecast],
+    jobs=[jobs.ingest_sessions, jobs.clean_tickers, jobs.train_and_forecast, jobs.ingest_inbox],
     schedules=[after_the_close],
-    sensors=[ticker_universe],
+    sensors=[ticker_universe, inbox_files, clean_after_inbox],
     resources=default_resources(),
     # One process for all steps: a subprocess per step re-imports pandas, sklearn and MLflow.
     executor=dg.in_process_executor,

@@ -6,6 +6,10 @@ from orchestration.assets.features import price_features
 from orchestration.assets.ingestion import clean_prices, raw_prices
 from orchestration.assets.models import price_model
 from orchestration.assets.predictions import price_forecasts
+from orchestration.resources import InboxResource, RawStoreResource
+from tickerpulse.inbox import process_file
+
+TICKER_TAG = "tickerpulse/ticker"
 
 ingest_sessions = dg.define_asset_job(
     "ingest_sessions",
@@ -22,3 +26,28 @@ train_and_forecast = dg.define_asset_job(
     selection=dg.AssetSelection.assets(price_features, price_model, price_forecasts),
     description="Features for the whole universe, walk-forward training and promotion, forecasts.",
 )
+
+
+class InboxFileConfig(dg.Config):
+    name: str
+
+
+@dg.op(
+    description="Ingest one inbox file into the raw store, then move it to processed/ or rejected/."
+)
+def ingest_inbox_file(
+    context: dg.OpExecutionContext,
+    config: InboxFileConfig,
+    raw_store: RawStoreResource,
+    inbox: InboxResource,
+) -> None:
+    report = process_file(raw_store.store, inbox.inbox, config.name)
+    context.log.info(report.describe())
+    context.instance.add_run_tags(context.run_id, {TICKER_TAG: report.ticker})
+
+
+@dg.job(
+    description="One CSV file from the inbox into the raw store (launched by the inbox sensor)."
+)
+def ingest_inbox() -> None:
+    ingest_inbox_file()

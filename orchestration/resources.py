@@ -7,9 +7,11 @@ credentials in URLs never show in the Dagster UI.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 
 import dagster as dg
 
+from tickerpulse.inbox import Inbox, LocalInbox
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.sources import get_source
 from tickerpulse.sources.base import PriceSource
@@ -72,4 +74,15 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(),
         "registry": RegistryResource(),
         "price_sources": PriceSourcesResource(seed=settings.synthetic_seed),
+        "inbox": InboxResource(),
     }
+
+
+class InboxResource(dg.ConfigurableResource):
+    """Where CSV files are dropped; empty means var/inbox."""
+
+    path: str = ""
+
+    @cached_property
+    def inbox(self) -> Inbox:
+        return LocalInbox(Path(self.path) if self.path else _settings().inbox_dir)

@@ -1,11 +1,19 @@
 """The ticker universe follows the raw store: new tickers get a partition and their history."""
 
+import json
+
 import dagster as dg
 
 from orchestration.assets.ingestion import TICKERS_TAG
-from orchestration.jobs import ingest_sessions
+from orchestration.jobs import (
+    TICKER_TAG,
+    InboxFileConfig,
+    clean_tickers,
+    ingest_inbox,
+    ingest_sessions,
+)
 from orchestration.partitions import TICKERS, tickers, trading_days
-from orchestration.resources import RawStoreResource
+from orchestration.resources import InboxResource, RawStoreResource
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.ingestion import FETCHED_SOURCES
 
@@ -48,3 +56,43 @@ def ticker_universe(
     if removed:
         requests.append(tickers.build_delete_request(removed))
     return dg.SensorResult(run_requests=history, dynamic_partitions_requests=requests)
+
+
+@dg.sensor(
+    job=ingest_inbox,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="One run per CSV file dropped into the inbox; the cursor remembers what was requested.",
+)
+def inbox_files(context: dg.SensorEvaluationContext, inbox: InboxResource) -> dg.SensorResult:
+    requested = set(json.loads(context.cursor)) if context.cursor else set()
+    waiting = inbox.inbox.waiting()
+    new = [file for file in waiting if file.key not in requested]
+    # Keep only keys of files still waiting: the cursor stays as small as the inbox.
+    still_waiting = {file.key for file in waiting} & (requested | {file.key for file in new})
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=file.key,
+                run_config=dg.RunConfig(ops={"ingest_inbox_file": InboxFileConfig(name=file.name)}),
+            )
+            for file in new
+        ],
+        cursor=json.dumps(sorted(still_waiting)),
+    )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ingest_inbox],
+    request_job=clean_tickers,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After a file is ingested, rebuild that ticker's clean prices.",
+)
+def clean_after_inbox(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    ticker = context.dagster_run.tags.get(TICKER_TAG)
+    if not ticker:
+        return dg.SkipReason("the run recorded no ticker")
+    if ticker not in context.instance.get_dynamic_partitions(TICKERS):
+        context.instance.add_dynamic_partitions(TICKERS, [ticker])
+    return dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=ticker)

@@ -40,7 +40,7 @@ raw_prices = sa.Table(
     sa.Column("close", sa.Float, nullable=False),
     sa.Column("volume", sa.Float, nullable=False),
     sa.Column("adj_close", sa.Float, nullable=True),
-    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),  # "csv:<file name>" names the file
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
 )
 

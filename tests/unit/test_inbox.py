@@ -1,0 +1,95 @@
+"""The CSV inbox: each file ingested once, then filed under processed/ or rejected/."""
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.definitions import defs
+from orchestration.jobs import InboxFileConfig
+from orchestration.resources import InboxResource
+from orchestration.sensors import inbox_files
+from tests.conftest import FIXTURES
+from tickerpulse.errors import SchemaError
+from tickerpulse.inbox import LocalInbox, process_file, ticker_from_filename
+from tickerpulse.settings import Settings
+from tickerpulse.stores.raw import RawStore
+
+
+@pytest.fixture
+def inbox(store_settings: Settings) -> LocalInbox:
+    return LocalInbox(store_settings.inbox_dir)
+
+
+def drop(inbox: LocalInbox, source: Path, name: str) -> None:
+    shutil.copy(source, inbox.root / name)
+
+
+def test_a_file_is_ingested_and_filed_with_its_report(
+    inbox: LocalInbox, raw_store: RawStore
+) -> None:
+    drop(inbox, FIXTURES / "dirty.csv", "DIRTY_2024-01.csv")
+    report = process_file(raw_store, inbox, "DIRTY_2024-01.csv")
+    assert (report.ticker, report.stored, report.rejected) == ("DIRTY", 4, 7)
+    assert not (inbox.root / "DIRTY_2024-01.csv").exists()
+    assert (inbox.root / "processed" / "DIRTY_2024-01.csv").read_bytes() == (
+        FIXTURES / "dirty.csv"
+    ).read_bytes()
+    summary = json.loads((inbox.root / "processed" / "DIRTY_2024-01.csv.report.json").read_text())
+    assert summary["stored"] + summary["rejected"] == summary["rows_read"] == 11
+    assert len(raw_store.quarantined("DIRTY")) == 7
+    assert inbox.waiting() == []
+
+
+def test_an_unusable_file_is_rejected_with_its_reason(
+    inbox: LocalInbox, raw_store: RawStore
+) -> None:
+    (inbox.root / "BAD.csv").write_text("when,price\n2024-01-02,10\n")
+    with pytest.raises(SchemaError):
+        process_file(raw_store, inbox, "BAD.csv")
+    reason = (inbox.root / "rejected" / "BAD.csv.reason.txt").read_text()
+    assert "lacks column(s) date, open, high, low, close, volume" in reason
+    assert (inbox.root / "rejected" / "BAD.csv").exists()
+    assert raw_store.ticker("BAD", active_only=False) is None
+
+
+def test_ticker_names_come_from_the_file_name() -> None:
+    assert ticker_from_filename("aapl.csv") == "AAPL"
+    assert ticker_from_filename("BRK.B_2024-06.csv") == "BRK.B"
+    with pytest.raises(ValueError, match="not a ticker symbol"):
+        ticker_from_filename("prices (1).csv")
+
+
+def test_the_sensor_requests_each_file_once(inbox: LocalInbox, store_settings: Settings) -> None:
+    drop(inbox, FIXTURES / "dirty.csv", "AAA.csv")
+    drop(inbox, FIXTURES / "dirty.csv", "BBB.csv")
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"inbox": InboxResource()})
+        first = inbox_files(context)
+        assert [
+            r.run_config["ops"]["ingest_inbox_file"]["config"]["name"] for r in first.run_requests
+        ] == [
+            "AAA.csv",
+            "BBB.csv",
+        ]
+        context.update_cursor(first.cursor)
+        assert inbox_files(context).run_requests == []  # still waiting, already requested
+        drop(inbox, FIXTURES / "dirty.csv", "CCC.csv")
+        third = inbox_files(context)
+        assert [r.run_key.split("@")[0] for r in third.run_requests] == ["CCC.csv"]  # type: ignore[union-attr]
+
+
+def test_the_inbox_job_ingests_through_dagster(inbox: LocalInbox, raw_store: RawStore) -> None:
+    drop(inbox, FIXTURES / "dirty.csv", "DIRTY.csv")
+    job = defs.resolve_job_def("ingest_inbox")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=dg.RunConfig(ops={"ingest_inbox_file": InboxFileConfig(name="DIRTY.csv")}),
+        )
+        assert result.success
+        assert instance.get_run_by_id(result.run_id).tags["tickerpulse/ticker"] == "DIRTY"  # type: ignore[union-attr]
+    assert len(raw_store.read_prices(["DIRTY"])) == 4
+    assert (inbox.root / "processed" / "DIRTY.csv").exists()
