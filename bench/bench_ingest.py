@@ -1,78 +1,79 @@
-"""Embedded ingestion throughput: source -> quality -> SQLite upsert -> clean -> Parquet -> features.
+"""Ingest and clean a universe of synthetic prices, source to warehouse, on each raw backend.
 
-Peer in the same run: pandas `DataFrame.to_sql` appending the same rows to SQLite with no
-validation and no upsert (the least a loader can do).
+Each case runs in its own process (peak RSS is per case). Peer in the same run: pandas
+`DataFrame.to_sql` appending the same rows with no validation and no upsert.
+Size: BENCH_TICKERS x BENCH_YEARS (default 500 x 20, about 2.5 M rows).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import resource
+import json
+import os
+import subprocess
+import sys
 import tempfile
-import time
+import uuid
 from pathlib import Path
 
-import pandas as pd
 import sqlalchemy as sa
 
-from tickerpulse.cleaning import clean_ticker_prices
-from tickerpulse.features import compute_features
-from tickerpulse.ingestion import ingest_from_source
-from tickerpulse.sources.synthetic import SyntheticSource
-from tickerpulse.stores.raw import RawStore
-from tickerpulse.stores.warehouse import ParquetWarehouse
-
-TICKERS = 50
-START, END = dt.date(2016, 1, 1), dt.date(2025, 12, 31)
+ROOT = Path(__file__).parents[1]
 
 
-def _rate(rows: int, seconds: float) -> str:
-    return f"{rows / seconds:,.0f}"
+def _postgres_database() -> str:
+    server = subprocess.run(
+        [str(ROOT / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _case(url: str, tickers: int, years: int, peer: bool) -> dict[str, float]:
+    command = [sys.executable, "-m", "bench.ingest_worker", url, str(tickers), str(years)]
+    out = subprocess.run(
+        [*command, *(["peer"] if peer else [])],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def run() -> tuple[str, list[dict[str, object]]]:
-    source = SyntheticSource()
-    tickers = [f"T{n:03d}" for n in range(TICKERS)]
-    frames = {t: source.fetch(t, START, END) for t in tickers}
-    rows = sum(len(f) for f in frames.values())
-    table = []
+    tickers = int(os.environ.get("BENCH_TICKERS", 500))
+    years = int(os.environ.get("BENCH_YEARS", 20))
+    rows_table = []
     with tempfile.TemporaryDirectory() as folder:
-        store = RawStore(f"sqlite:///{folder}/raw.db")
-        warehouse = ParquetWarehouse(Path(folder) / "warehouse")
-
-        class Replay:  # the source's cost is not the loader's
-            name = "synthetic"
-
-            def fetch(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
-                return frames[ticker]
-
-        started = time.perf_counter()
-        for ticker in tickers:
-            ingest_from_source(store, Replay(), ticker, START, END)
-        ingest_seconds = time.perf_counter() - started
-        raw = store.read_prices()
-        started = time.perf_counter()
-        for ticker, ticker_rows in raw.groupby("ticker"):
-            warehouse.write_partition("clean_prices", str(ticker), clean_ticker_prices(ticker_rows))
-        clean_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        compute_features(warehouse.read("clean_prices"))
-        feature_seconds = time.perf_counter() - started
-        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-        peer_engine = sa.create_engine(f"sqlite:///{folder}/peer.db")
-        started = time.perf_counter()
-        for ticker, frame in frames.items():
-            frame.assign(ticker=ticker).to_sql(
-                "prices", peer_engine, if_exists="append", index=False
+        backends = {
+            "SQLite (embedded)": f"sqlite:///{folder}/raw.db",
+            "PostgreSQL": _postgres_database(),
+        }
+        for label, url in backends.items():
+            ours = _case(url, tickers, years, peer=False)
+            rows = ours["rows"]
+            rows_table.append(
+                {
+                    "raw store": label,
+                    "validate+upsert rows/s": f"{rows / ours['load_s']:,.0f}",
+                    "clean->Parquet rows/s": f"{rows / ours['clean_s']:,.0f}",
+                    "end to end rows/s": f"{rows / (ours['load_s'] + ours['clean_s']):,.0f}",
+                    "peak MiB": f"{ours['peak_mib']:.0f}",
+                }
             )
-        peer_seconds = time.perf_counter() - started
-
-    table = [
-        {"stage": "validate + upsert raw (SQLite)", "rows/s": _rate(rows, ingest_seconds)},
-        {"stage": "clean + write Parquet", "rows/s": _rate(rows, clean_seconds)},
-        {"stage": "features, all tickers at once", "rows/s": _rate(rows, feature_seconds)},
-        {"stage": "peer: pandas to_sql append, no checks", "rows/s": _rate(rows, peer_seconds)},
-    ]
-    title = f"Embedded ingestion: {TICKERS} tickers, {rows:,} rows; peak RSS of the process {peak_mib:.0f} MiB"
-    return title, table
+            peer = _case(url.replace("raw.db", "peer.db"), tickers, years, peer=True)
+            rows_table.append(
+                {
+                    "raw store": f"{label}, peer: pandas to_sql append",
+                    "validate+upsert rows/s": f"{rows / peer['load_s']:,.0f}",
+                    "clean->Parquet rows/s": "-",
+                    "end to end rows/s": "-",
+                    "peak MiB": f"{peer['peak_mib']:.0f}",
+                }
+            )
+    title = f"Ingestion: {tickers} tickers x {years} years of synthetic prices ({rows:,.0f} rows)"
+    return title, rows_table
