@@ -10,8 +10,9 @@ from functools import cached_property
 from pathlib import Path
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
-from tickerpulse.inbox import Inbox, LocalInbox
+from tickerpulse.inbox import Inbox, LocalInbox, S3Inbox
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.sources import get_source
 from tickerpulse.sources.base import PriceSource
@@ -74,15 +75,26 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "warehouse": WarehouseResource(),
         "registry": RegistryResource(),
         "price_sources": PriceSourcesResource(seed=settings.synthetic_seed),
-        "inbox": InboxResource(),
+        "inbox": InboxResource(
+            s3_bucket=settings.inbox_s3_bucket,
+            s3_prefix=settings.inbox_s3_prefix,
+            s3=S3Resource(endpoint_url=settings.s3_endpoint_url or None),
+        ),
     }
 
 
 class InboxResource(dg.ConfigurableResource):
-    """Where CSV files are dropped; empty means var/inbox."""
+    """Where CSV files are dropped: an S3/MinIO bucket when `s3_bucket` is set (through
+    dagster-aws's S3 resource), else a folder (empty `path` means var/inbox)."""
 
     path: str = ""
+    s3_bucket: str = ""
+    s3_prefix: str = "inbox/"
+    s3: S3Resource | None = None  # endpoint and credentials; None means AWS defaults
 
     @cached_property
     def inbox(self) -> Inbox:
+        if self.s3_bucket:
+            client = (self.s3 or S3Resource()).get_client()
+            return S3Inbox(client, self.s3_bucket, self.s3_prefix)
         return LocalInbox(Path(self.path) if self.path else _settings().inbox_dir)

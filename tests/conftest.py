@@ -45,6 +45,20 @@ def postgres_server() -> Iterator[str]:
     yield started.stdout.strip().splitlines()[-1]
 
 
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint (moto_server, standing in for MinIO), started by the project's script."""
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "moto.sh"), "start"], capture_output=True, text=True, timeout=120
+    )
+    assert started.returncode == 0, f"scripts/moto.sh start failed:\n{started.stderr}"
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    yield started.stdout.strip().splitlines()[-1]
+    subprocess.run([str(ROOT / "scripts" / "moto.sh"), "stop"], check=False)
+
+
 @pytest.fixture
 def postgres_database(postgres_server: str) -> Iterator[str]:
     """A fresh database per test, dropped afterwards."""

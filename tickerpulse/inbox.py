@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from tickerpulse.errors import TickerPulseError
 from tickerpulse.ingestion import IngestReport, ingest_csv
@@ -85,3 +86,46 @@ def process_file(store: RawStore, inbox: Inbox, name: str) -> IngestReport:
     }
     inbox.file_away(name, PROCESSED, json.dumps(summary, indent=2))
     return report
+
+
+class S3Inbox:
+    """A bucket prefix (MinIO or S3); processed/ and rejected/ are prefixes under it.
+
+    `client` is a boto3 S3 client; the caller builds it (dagster-aws's S3 resource in Dagster).
+    """
+
+    def __init__(self, client: Any, bucket: str, prefix: str = "inbox/") -> None:
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix if prefix.endswith("/") or not prefix else f"{prefix}/"
+        self._downloads = Path(tempfile.mkdtemp(prefix="tickerpulse-inbox-"))
+
+    def waiting(self) -> list[InboxFile]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix, Delimiter="/"
+        )
+        found = [
+            InboxFile(item["Key"][len(self.prefix) :], item["ETag"].strip('"'))
+            for page in pages
+            for item in page.get("Contents", [])
+            if item["Key"].endswith(".csv")
+        ]
+        return sorted(found, key=lambda file: file.name)
+
+    def local_copy(self, name: str) -> Path:
+        target = self._downloads / name
+        self.client.download_file(self.bucket, f"{self.prefix}{name}", str(target))
+        return target
+
+    def file_away(self, name: str, folder: str, note: str) -> None:
+        source = f"{self.prefix}{name}"
+        destination = f"{self.prefix}{folder}/{name}"
+        suffix = "report.json" if folder == PROCESSED else "reason.txt"
+        self.client.put_object(
+            Bucket=self.bucket, Key=f"{destination}.{suffix}", Body=note.encode()
+        )
+        self.client.copy_object(
+            Bucket=self.bucket, Key=destination, CopySource={"Bucket": self.bucket, "Key": source}
+        )
+        self.client.delete_object(Bucket=self.bucket, Key=source)
+        (self._downloads / name).unlink(missing_ok=True)

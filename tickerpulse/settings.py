@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     metrics_interval_seconds: float = 5.0
     celery_broker_url: str = ""
 
+    inbox_s3_bucket: str = ""  # set to watch s3://bucket/prefix instead of var/inbox
+    inbox_s3_prefix: str = "inbox/"
+    s3_endpoint_url: str = ""  # MinIO or moto_server; empty means AWS
+
     exchange: str = "XNYS"
     model_name: str = "tickerpulse-price"
     horizons: list[int] = [1, 5]

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -65,15 +66,16 @@ def test_ticker_names_come_from_the_file_name() -> None:
 def test_the_sensor_requests_each_file_once(inbox: LocalInbox, store_settings: Settings) -> None:
     drop(inbox, FIXTURES / "dirty.csv", "AAA.csv")
     drop(inbox, FIXTURES / "dirty.csv", "BBB.csv")
-    with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources={"inbox": InboxResource()})
+    resources = {"inbox": InboxResource()}
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, resources=resources) as context,
+    ):
         first = inbox_files(context)
-        assert [
+        names = [
             r.run_config["ops"]["ingest_inbox_file"]["config"]["name"] for r in first.run_requests
-        ] == [
-            "AAA.csv",
-            "BBB.csv",
         ]
+        assert names == ["AAA.csv", "BBB.csv"]
         context.update_cursor(first.cursor)
         assert inbox_files(context).run_requests == []  # still waiting, already requested
         drop(inbox, FIXTURES / "dirty.csv", "CCC.csv")
@@ -93,3 +95,48 @@ def test_the_inbox_job_ingests_through_dagster(inbox: LocalInbox, raw_store: Raw
         assert instance.get_run_by_id(result.run_id).tags["tickerpulse/ticker"] == "DIRTY"  # type: ignore[union-attr]
     assert len(raw_store.read_prices(["DIRTY"])) == 4
     assert (inbox.root / "processed" / "DIRTY.csv").exists()
+
+
+@pytest.mark.integration
+def test_the_s3_inbox_ingests_once_and_files_away(
+    s3_endpoint: str, store_settings: Settings
+) -> None:
+    """Through dagster-aws's S3 resource against a real S3 endpoint (moto_server)."""
+    from dagster_aws.s3 import S3Resource
+
+    bucket = f"inbox-{uuid.uuid4().hex[:8]}"
+    resource = InboxResource(
+        s3_bucket=bucket, s3_prefix="drop/", s3=S3Resource(endpoint_url=s3_endpoint)
+    )
+    client = S3Resource(endpoint_url=s3_endpoint).get_client()
+    client.create_bucket(Bucket=bucket)
+    client.upload_file(str(FIXTURES / "dirty.csv"), bucket, "drop/DIRTY.csv")
+    client.put_object(Bucket=bucket, Key="drop/NOTES.csv", Body=b"just,some\ntext,here\n")
+
+    with (
+        dg.instance_for_test() as instance,
+        dg.build_sensor_context(instance=instance, resources={"inbox": resource}) as context,
+    ):
+        first = inbox_files(context)
+        assert sorted(r.run_key.split("@")[0] for r in first.run_requests) == [
+            "DIRTY.csv",
+            "NOTES.csv",
+        ]  # type: ignore[union-attr]
+
+    store = RawStore(store_settings.raw_db_url)
+    report = process_file(store, resource.inbox, "DIRTY.csv")
+    assert (report.stored, report.rejected) == (4, 7)
+    with pytest.raises(SchemaError):
+        process_file(store, resource.inbox, "NOTES.csv")
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
+    assert keys == [
+        "drop/processed/DIRTY.csv",
+        "drop/processed/DIRTY.csv.report.json",
+        "drop/rejected/NOTES.csv",
+        "drop/rejected/NOTES.csv.reason.txt",
+    ]
+    reason = client.get_object(Bucket=bucket, Key="drop/rejected/NOTES.csv.reason.txt")[
+        "Body"
+    ].read()
+    assert b"lacks column(s)" in reason
+    assert resource.inbox.waiting() == []
