@@ -3,11 +3,12 @@
 #   scripts/postgres.sh start   install (Debian package) if missing, init, start; prints the URL
 #   scripts/postgres.sh stop
 #   scripts/postgres.sh url
-# Data lives in var/services/postgres (TP_PG_DIR); port 55432 (TP_PG_PORT).
+# Data lives in /var/tmp/tickerpulse/postgres-PORT (TP_PG_DIR): the server runs as the
+# postgres user, which may not be able to enter a checkout (a clone under a 0700 folder).
+# Port 55432 (TP_PG_PORT).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
 port=${TP_PG_PORT:-55432}
-data=${TP_PG_DIR:-$root/var/services/postgres}
+data=${TP_PG_DIR:-/var/tmp/tickerpulse/postgres-$port}
 url="postgresql://tickerpulse@127.0.0.1:$port/tickerpulse"
 
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
@@ -30,6 +31,7 @@ start() {
   local bin; bin=$(pg_bin)
   if [ ! -f "$data/PG_VERSION" ]; then
     mkdir -p "$data"
+    chmod 755 "$(dirname "$data")"
     [ "$(id -u)" = 0 ] && chown postgres: "$data"
     as_owner "$bin/initdb" -D "$data" -U postgres -A trust --no-sync >/dev/null
   fi
