@@ -24,6 +24,9 @@ TICKERS_TAG = "tickerpulse/tickers"
     partitions_def=trading_days,
     # A 20-year backfill runs as ~21 runs of a trading year each: bounded, resumable.
     backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=250),
+    # Sessions close every weekday; the longest normal gap (Friday to Tuesday after a Monday
+    # holiday) is under 100 hours. Longer means the schedule stopped.
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=100)),
     description="Daily OHLCV bars of every fetched ticker for the partition's sessions; bad rows go to quarantine.",
 )
 def raw_prices(

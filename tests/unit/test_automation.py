@@ -98,3 +98,9 @@ def test_a_new_session_carries_itself_to_clean_prices(settings: Settings) -> Non
         after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
         requested = after.get_requested_partitions(dg.AssetKey("clean_prices"))
         assert requested == {"AAA", "BBB"}
+
+
+def test_raw_prices_declare_how_fresh_they_must_be() -> None:
+    node = defs.resolve_asset_graph().get(dg.AssetKey("raw_prices"))
+    policy = node.freshness_policy
+    assert policy is not None and policy.fail_window.to_timedelta() == dt.timedelta(hours=100)  # type: ignore[attr-defined]
