@@ -11,6 +11,7 @@ from orchestration.assets.predictions import price_forecasts
 from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
 from tickerpulse.calendar import last_completed_session
+from tickerpulse.cleaning import CLEAN_COLUMNS
 from tickerpulse.features import FEATURES
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.ingestion import FETCHED_SOURCES
@@ -18,6 +19,7 @@ from tickerpulse.quality import (
     missing_sessions,
     ohlc_violations,
     return_outliers,
+    schema_problems,
     split_candidates,
     stale_tickers,
 )
@@ -231,4 +233,21 @@ def clean_prices_unadjusted_splits(warehouse: WarehouseResource) -> dg.AssetChec
         passed=found.empty,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"split_candidates": len(found), "examples": _examples(found)},
+    )
+
+
+@dg.asset_check(
+    asset=clean_prices,
+    blocking=True,
+    description="The warehouse table has the expected columns and types: dates, positive floats.",
+)
+def clean_prices_schema(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    prices = warehouse.warehouse.read("clean_prices")
+    problems = schema_problems(prices, ["ticker", *CLEAN_COLUMNS])
+    return dg.AssetCheckResult(
+        passed=not problems and not prices.empty,
+        metadata={
+            "columns": ", ".join(prices.columns),
+            "problems": "; ".join(problems) or "none",
+        },
     )

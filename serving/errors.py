@@ -41,10 +41,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem(request, 422, "Invalid request", detail)
 
     @app.exception_handler(UnknownTicker)
-    @app.exception_handler(InvalidTicker)
     async def unknown_ticker(request: Request, error: TickerPulseError) -> JSONResponse:
-        # A malformed symbol is just a ticker we do not have: never echoed into a query.
         return problem(request, 404, "Unknown ticker", str(error))
+
+    @app.exception_handler(InvalidTicker)
+    async def invalid_ticker(request: Request, error: TickerPulseError) -> JSONResponse:
+        # Only a symbol given in a request body gets here; in a path it is an unknown ticker.
+        return problem(request, 422, "Invalid ticker symbol", str(error))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +15,14 @@ class Ticker(BaseModel):
     rows: int = Field(description="clean daily bars in the warehouse")
     first_date: dt.date | None
     last_date: dt.date | None
+
+
+class TickerCreate(BaseModel):
+    symbol: str = Field(examples=["MSFT"], description="1-20 letters, digits, '.', '-' or '_'")
+    source: Literal["synthetic", "stooq", "yahoo"] = Field(
+        description="where its prices are fetched; files go through the inbox or `tickerpulse ingest`"
+    )
+    name: str = Field("", max_length=200)
 
 
 class PriceBar(BaseModel):

@@ -155,3 +155,18 @@ def _ratio_label(ratio: float) -> str:
 def stale_tickers(last_dates: dict[str, dt.date], expected: dt.date) -> dict[str, dt.date]:
     """Tickers whose newest bar is older than the last completed session."""
     return {ticker: day for ticker, day in sorted(last_dates.items()) if day < expected}
+
+
+def schema_problems(frame: pd.DataFrame, expected: list[str]) -> list[str]:
+    """What is wrong with a stored price table's shape: missing columns, wrong types."""
+    problems = [f"missing column {name}" for name in expected if name not in frame.columns]
+    for name in set(expected) & set(frame.columns) - {"ticker", "date"}:
+        if not pd.api.types.is_float_dtype(frame[name]):
+            problems.append(f"{name} is {frame[name].dtype}, not a float")
+    if (
+        "date" in frame
+        and len(frame)
+        and not all(isinstance(d, dt.date) for d in frame["date"].head(100))
+    ):
+        problems.append("date does not hold dates")
+    return problems

@@ -50,3 +50,16 @@ def test_a_crash_is_an_outlier_flagged_not_dropped() -> None:
 def test_stale_tickers_are_those_behind_the_last_session() -> None:
     last = {"AAA": dt.date(2024, 6, 7), "BBB": dt.date(2024, 6, 6)}
     assert stale_tickers(last, dt.date(2024, 6, 7)) == {"BBB": dt.date(2024, 6, 6)}
+
+
+def test_schema_problems_name_what_is_wrong() -> None:
+    from tickerpulse.quality import schema_problems
+
+    good = PANEL.assign(adj_factor=1.0)
+    expected = ["ticker", "date", "open", "high", "low", "close", "volume", "adj_factor"]
+    assert schema_problems(good, expected) == []
+    broken = good.drop(columns="volume").assign(close=good["close"].astype(str))
+    assert sorted(schema_problems(broken, expected)) == [
+        "close is object, not a float",
+        "missing column volume",
+    ]
