@@ -54,10 +54,8 @@ def validate_prices(frame: pd.DataFrame) -> ValidationResult:
         typed[column] = pd.to_numeric(raw, errors="coerce").astype(float)
     for column in NUMERIC:
         flag(~np.isfinite(typed[column]), f"missing or non-numeric {column}")
-    flag((typed[["open", "high", "low", "close"]] <= 0).any(axis=1), "price <= 0")
-    flag(typed["volume"] < 0, "negative volume")
-    flag(typed["low"] > typed[["open", "close"]].min(axis=1), "low above open or close")
-    flag(typed["high"] < typed[["open", "close"]].max(axis=1), "high below open or close")
+    for text, broken in ohlc_rules(typed).items():
+        flag(broken, text)
     flag(typed["adj_close"] <= 0, "adjusted close <= 0")
 
     ok = reason.isna()
@@ -78,17 +76,20 @@ def validate_prices(frame: pd.DataFrame) -> ValidationResult:
     return ValidationResult(valid, rejected, Counter(rejected["reason"]))
 
 
+def ohlc_rules(prices: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each OHLCV consistency rule as the mask of rows breaking it, keyed by its reason."""
+    return {
+        "price <= 0": (prices[["open", "high", "low", "close"]] <= 0).any(axis=1),
+        "negative volume": prices["volume"] < 0,
+        "low above open or close": prices["low"] > prices[["open", "close"]].min(axis=1),
+        "high below open or close": prices["high"] < prices[["open", "close"]].max(axis=1),
+    }
+
+
 def ohlc_violations(prices: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a typed price frame that break OHLC consistency (used by asset checks)."""
-    body_low = prices[["open", "close"]].min(axis=1)
-    body_high = prices[["open", "close"]].max(axis=1)
-    bad = (
-        (prices["low"] > body_low)
-        | (prices["high"] < body_high)
-        | (prices[["open", "high", "low", "close"]] <= 0).any(axis=1)
-        | (prices["volume"] < 0)
-    )
-    return prices[bad]
+    """Rows of a typed price frame that break any OHLC rule (what the asset check reports)."""
+    broken = pd.concat(ohlc_rules(prices), axis=1).any(axis=1)
+    return prices[broken]
 
 
 def missing_sessions(dates: pd.Series, exchange: str = "XNYS") -> list[dt.date]:

@@ -63,3 +63,15 @@ def test_schema_problems_name_what_is_wrong() -> None:
         "close is object, not a float",
         "missing column volume",
     ]
+
+
+def test_ohlc_violations_find_each_broken_rule() -> None:
+    from tickerpulse.quality import ohlc_violations
+
+    frame = PANEL.head(6).copy().reset_index(drop=True)
+    frame.loc[1, "low"] = frame.loc[1, "close"] + 1  # low above the body
+    frame.loc[2, "high"] = frame.loc[2, "open"] - 1  # high below the body
+    frame.loc[3, "volume"] = -1
+    frame.loc[4, "open"] = 0
+    assert list(ohlc_violations(frame).index) == [1, 2, 3, 4]
+    assert ohlc_violations(PANEL).empty
