@@ -4,7 +4,6 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.assets.models import price_model
-from orchestration.automation import on_upstream_update
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
 from tickerpulse.forecasting.forecast import make_forecasts
@@ -15,7 +14,8 @@ from tickerpulse.settings import get_settings
 @dg.asset(
     group_name="predictions",
     deps=[price_model],
-    automation_condition=on_upstream_update,
+    # Plain eager: a forecast needs a trained model, so it waits while price_model is missing.
+    automation_condition=dg.AutomationCondition.eager(),
     kinds={"clickhouse", "parquet"},
     description="Forecast price with 80/95 % conformal intervals and the model version behind it.",
 )
