@@ -104,3 +104,12 @@ def test_raw_prices_declare_how_fresh_they_must_be() -> None:
     node = defs.resolve_asset_graph().get(dg.AssetKey("raw_prices"))
     policy = node.freshness_policy
     assert policy is not None and policy.fail_window.to_timedelta() == dt.timedelta(hours=100)  # type: ignore[attr-defined]
+
+
+def test_every_sensor_and_the_schedule_run_without_a_click() -> None:
+    for name in ("automation", "ticker_universe", "inbox_files", "clean_after_inbox"):
+        assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    assert (
+        defs.resolve_schedule_def("after_the_close").default_status
+        == dg.DefaultScheduleStatus.RUNNING
+    )
