@@ -272,6 +272,51 @@ def ingest(
 
 
 @app.command()
+def evaluate(
+    ticker: Annotated[str, typer.Option(help="Ticker to evaluate, e.g. GOOG")],
+    horizon: Annotated[int, typer.Option(min=1, help="Trading days ahead")] = 1,
+    folds: Annotated[int, typer.Option(min=2, help="Walk-forward folds of 63 trading days")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only")] = False,
+) -> None:
+    """Walk-forward evaluation of every candidate on one ticker's clean prices, against the random walk."""
+    import json
+
+    from tickerpulse.errors import UnknownTicker
+    from tickerpulse.forecasting.evaluation import NotEnoughHistory
+    from tickerpulse.forecasting.report import evaluate_ticker
+    from tickerpulse.queries import known_ticker
+    from tickerpulse.stores.warehouse import open_warehouse
+
+    settings = get_settings()
+    try:
+        symbol = known_ticker(_open_raw_store(settings), ticker)
+        prices = open_warehouse(settings.warehouse_url).read("clean_prices", symbol)
+        if prices.empty:
+            raise UnknownTicker(
+                f"{symbol} has no clean prices yet: materialize clean_prices for it"
+            )
+        report = evaluate_ticker(prices, symbol, horizon, folds, settings.exchange)
+    except (UnknownTicker, NotEnoughHistory) as error:
+        typer.secho(f"Not evaluated: {error}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    typer.echo(
+        f"{symbol}, {horizon} day(s) ahead, {report['n_folds']} folds, {report['test_rows']} test days"
+    )
+    for name, metrics in report["candidates"].items():
+        marker = "*" if name == report["model"] else " "
+        typer.echo(
+            f" {marker} {name:<18} relative MAE {metrics['relative_mae']:.4f}  "
+            f"direction {metrics['directional_accuracy']:.3f}  "
+            f"coverage 80/95 {metrics['coverage_80']:.3f}/{metrics['coverage_95']:.3f}"
+        )
+    for warning in report["warnings"]:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
+
+
+@app.command()
 def tickers() -> None:
     """List the ticker universe with each ticker's source."""
     for row in _open_raw_store(get_settings()).list_tickers():

@@ -30,7 +30,7 @@ def test_training_registers_a_version_and_records_every_alias_change(
     assert outcome.champion.version == "1"
     assert outcome.champion.metrics["relative_mae"] <= 1.0
     assert outcome.version.params["features"] == ",".join(FEATURES)
-    assert set(outcome.candidates) == {"naive", "drift", "ridge"}
+    assert set(outcome.candidates) == {"naive", "drift", "ridge", "gradient_boosting"}
     history = raw_store.alias_history("test-price-h1")
     assert [(h["from_alias"], h["to_alias"]) for h in history] == [
         (None, "challenger"),

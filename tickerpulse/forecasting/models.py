@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sklearn.base import RegressorMixin
 from sklearn.dummy import DummyRegressor
+from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -30,8 +31,16 @@ def _ridge() -> RegressorMixin:
     return make_pipeline(StandardScaler(), Ridge(alpha=1000.0))
 
 
+def _gradient_boosting() -> RegressorMixin:
+    # Shallow trees, few of them, and a large leaf: on returns, depth buys noise.
+    return HistGradientBoostingRegressor(
+        max_iter=100, learning_rate=0.05, max_depth=3, min_samples_leaf=200, random_state=0
+    )
+
+
 CANDIDATES: dict[str, Callable[[], RegressorMixin]] = {
     BASELINE: _naive,
     "drift": _drift,
     "ridge": _ridge,
+    "gradient_boosting": _gradient_boosting,
 }
