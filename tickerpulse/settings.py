@@ -64,7 +64,9 @@ class Settings(BaseSettings):
         self.raw_db_url = self.raw_db_url or f"sqlite:///{data / 'raw.db'}"
         self.warehouse_url = self.warehouse_url or f"chdb://{data / 'warehouse'}"
         self.mlflow_tracking_uri = self.mlflow_tracking_uri or f"sqlite:///{data / 'mlflow.db'}"
-        self.mlflow_artifact_uri = self.mlflow_artifact_uri or (data / "mlruns").as_uri()
+        if self.mlflow_tracking_uri.startswith("sqlite") and not self.mlflow_artifact_uri:
+            # A tracking server decides where artifacts go (S3 in full mode); a file store here.
+            self.mlflow_artifact_uri = (data / "mlruns").as_uri()
         self.celery_broker_url = self.celery_broker_url or f"sqla+sqlite:///{data / 'celery.db'}"
         for field, schemes in _SCHEMES.items():
             url: str = getattr(self, field)

@@ -61,7 +61,7 @@ class ModelRegistry:
         experiment = self.client.get_experiment_by_name(name)
         if experiment is not None:
             return str(experiment.experiment_id)
-        location = f"{self.artifact_uri.rstrip('/')}/{name}"
+        location = f"{self.artifact_uri.rstrip('/')}/{name}" if self.artifact_uri else None
         return str(self.client.create_experiment(name, artifact_location=location))
 
     def log_and_register(

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# MLflow tracking server for full mode and its tests: PostgreSQL backend (scripts/postgres.sh),
+# artifacts in S3 (moto_server from scripts/moto.sh standing in for MinIO), on 127.0.0.1.
+#   scripts/mlflow.sh start   prints the tracking URI once /health answers
+#   scripts/mlflow.sh stop
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+port=${TP_MLFLOW_PORT:-55500}
+state=${TP_MLFLOW_DIR:-$root/var/services/mlflow}
+bucket=${TP_MLFLOW_BUCKET:-tickerpulse-mlflow}
+url="http://127.0.0.1:$port"
+venv="$root/.venv/bin"
+
+start() {
+  mkdir -p "$state"
+  if curl -sf "$url/health" >/dev/null 2>&1; then echo "$url"; return; fi
+  local pg s3 db
+  pg=$("$root/scripts/postgres.sh" start 2>/dev/null | tail -n 1)
+  s3=$("$root/scripts/moto.sh" start | tail -n 1)
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+  export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} MLFLOW_S3_ENDPOINT_URL="$s3"
+  db="${pg%/*}/mlflow"
+  "$venv/python" - "$pg" "$s3" "$bucket" <<'PY'
+import sys, boto3, sqlalchemy as sa
+server, endpoint, bucket = sys.argv[1:4]
+engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+with engine.connect() as connection:
+    if not connection.execute(sa.text("select 1 from pg_database where datname='mlflow'")).first():
+        connection.execute(sa.text("create database mlflow"))
+s3 = boto3.client("s3", endpoint_url=endpoint)
+if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+    s3.create_bucket(Bucket=bucket)
+PY
+  setsid "$venv/mlflow" server --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
+    --host 127.0.0.1 --port "$port" --workers 1 >"$state/server.log" 2>&1 < /dev/null &
+  echo $! >"$state/pid"
+  for _ in $(seq 1 120); do
+    curl -sf "$url/health" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  curl -sf "$url/health" >/dev/null || { echo "MLflow server did not answer; see $state/server.log" >&2; exit 1; }
+  echo "$url"
+}
+
+stop() {
+  if [ -f "$state/pid" ]; then
+    kill -- -"$(cat "$state/pid")" 2>/dev/null || kill "$(cat "$state/pid")" 2>/dev/null || true
+    rm -f "$state/pid"
+  fi
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,50 @@
+"""Train, register, promote and load through a real MLflow server: PostgreSQL + S3 artifacts."""
+
+import subprocess
+from collections.abc import Iterator
+
+import boto3
+import pytest
+
+from tests.conftest import ROOT, synthetic_panel
+from tickerpulse.features import FEATURES, compute_features
+from tickerpulse.forecasting.training import train_horizon
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.registry import ModelRegistry
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(postgres_server: str, s3_endpoint: str) -> Iterator[str]:
+    started = subprocess.run(
+        [str(ROOT / "scripts" / "mlflow.sh"), "start"], capture_output=True, text=True, timeout=300
+    )
+    assert started.returncode == 0, started.stderr
+    yield started.stdout.strip().splitlines()[-1]
+    subprocess.run([str(ROOT / "scripts" / "mlflow.sh"), "stop"], check=False)
+
+
+def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
+    mlflow_server: str, s3_endpoint: str, postgres_database: str
+) -> None:
+    registry = ModelRegistry(mlflow_server, artifact_uri="")
+    store = RawStore(postgres_database)
+    features = compute_features(synthetic_panel(("AAA", "BBB"), years=4))
+    name = "server-test"
+    outcome = train_horizon(
+        features, 1, base_name=name, folds=4, registry=registry, raw_store=store
+    )
+    assert outcome.champion is not None and outcome.champion.version == outcome.version.version
+
+    champion = registry.by_alias(f"{name}-h1", "champion")
+    assert champion is not None and champion.metrics["relative_mae"] <= 1.0
+    model = registry.load(f"{name}-h1", "champion")
+    assert model.predict(features.dropna(subset=FEATURES).tail(2)[FEATURES]).shape == (2,)
+
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tickerpulse-mlflow").get("Contents", [])]
+    assert any(key.endswith("MLmodel") for key in keys)
+    assert any(key.endswith("candidates.json") for key in keys)
+    history = store.alias_history(f"{name}-h1")
+    assert [h["to_alias"] for h in history][-1] == "champion"
