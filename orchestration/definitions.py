@@ -3,14 +3,14 @@
 import dagster as dg
 
 from orchestration import checks, jobs
-from orchestration.assets import features, ingestion, models, predictions
+from orchestration.assets import features, ingestion, models, monitoring, predictions
 from orchestration.automation import automation_sensor
 from orchestration.resources import default_resources
 from orchestration.schedules import after_the_close
 from orchestration.sensors import clean_after_inbox, inbox_files, ticker_universe
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([ingestion, features, models, predictions]),
+    assets=dg.load_assets_from_modules([ingestion, features, models, predictions, monitoring]),
     asset_checks=dg.load_asset_checks_from_modules([checks]),
     jobs=[jobs.ingest_sessions, jobs.clean_tickers, jobs.train_and_forecast, jobs.ingest_inbox],
     schedules=[after_the_close],
