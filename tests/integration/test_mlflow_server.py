@@ -1,6 +1,7 @@
 """Train, register, promote and load through a real MLflow server: PostgreSQL + S3 artifacts."""
 
 import subprocess
+import uuid
 from collections.abc import Iterator
 
 import boto3
@@ -31,7 +32,7 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
     registry = ModelRegistry(mlflow_server, artifact_uri="")
     store = RawStore(postgres_database)
     features = compute_features(synthetic_panel(("AAA", "BBB"), years=4))
-    name = "server-test"
+    name = f"server-test-{uuid.uuid4().hex[:8]}"  # the server's registry outlives test runs
     outcome = train_horizon(
         features, 1, base_name=name, folds=4, registry=registry, raw_store=store
     )
