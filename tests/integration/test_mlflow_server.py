@@ -45,7 +45,9 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
 
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tickerpulse-mlflow").get("Contents", [])]
-    assert any(key.endswith("MLmodel") for key in keys)
-    assert any(key.endswith("candidates.json") for key in keys)
+    experiment = registry.experiment_id(f"{name}-h1")
+    ours = [key for key in keys if key.startswith(f"{experiment}/")]
+    assert any(key.endswith("MLmodel") for key in ours)
+    assert f"{experiment}/{outcome.version.run_id}/artifacts/candidates.json" in ours
     history = store.alias_history(f"{name}-h1")
     assert [h["to_alias"] for h in history][-1] == "champion"
