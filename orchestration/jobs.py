@@ -6,7 +6,7 @@ from orchestration.assets.features import price_features
 from orchestration.assets.ingestion import clean_prices, raw_prices
 from orchestration.assets.models import price_model
 from orchestration.assets.monitoring import feature_drift
-from orchestration.assets.predictions import price_forecasts
+from orchestration.assets.predictions import forecast_accuracy, price_forecasts
 from orchestration.resources import InboxResource, RawStoreResource
 from tickerpulse.inbox import process_file
 
@@ -24,7 +24,9 @@ clean_tickers = dg.define_asset_job(
 )
 train_and_forecast = dg.define_asset_job(
     "train_and_forecast",
-    selection=dg.AssetSelection.assets(price_features, price_model, price_forecasts, feature_drift),
+    selection=dg.AssetSelection.assets(
+        price_features, price_model, price_forecasts, feature_drift, forecast_accuracy
+    ),
     description="Features for the whole universe, walk-forward training and promotion, forecasts, drift.",
 )
 

@@ -6,6 +6,7 @@ import pandas as pd
 from orchestration.assets.models import price_model
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
+from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history
 from tickerpulse.forecasting.forecast import make_forecasts
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import get_settings
@@ -46,7 +47,10 @@ def price_forecasts(
         skipped_all.update(skipped)
     everything = pd.concat(batches, ignore_index=True)
     for ticker, rows in everything.groupby("ticker"):
-        wh.write_partition("price_forecasts", str(ticker), rows.drop(columns="ticker"))
+        # Keep earlier batches: forecast_accuracy scores them once their target day closes.
+        history = wh.read("price_forecasts", str(ticker)).drop(columns="ticker", errors="ignore")
+        batch = rows.drop(columns="ticker")
+        wh.write_partition("price_forecasts", str(ticker), merge_history(history, batch))
     if skipped_all:
         context.log.warning(f"no forecast (incomplete latest features): {sorted(skipped_all)}")
     shown = everything[
@@ -69,4 +73,48 @@ def price_forecasts(
             "skipped_tickers": ", ".join(sorted(skipped_all)) or "none",
             "forecasts_table": dg.MetadataValue.md(markdown_table(shown, limit=40)),
         }
+    )
+
+
+MIN_SCORED = 30  # fewer realized forecasts are no evidence either way
+
+
+@dg.asset(
+    check_specs=[dg.AssetCheckSpec("realized_coverage_on_target", asset="forecast_accuracy")],
+    group_name="predictions",
+    deps=[price_forecasts, "clean_prices"],
+    kinds={"pandas"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Realized error of published forecasts per model version and ticker, against the random walk.",
+)
+def forecast_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    wh = warehouse.warehouse
+    table = accuracy_by_version(
+        wh.read("price_forecasts"), wh.read("clean_prices", columns="ticker, date, close")
+    )
+    scored = int(table["forecasts"].sum()) if len(table) else 0
+    coverage_80 = (
+        float((table["coverage_80"] * table["forecasts"]).sum() / scored) if scored else None
+    )
+    on_target = scored < MIN_SCORED or 0.65 <= (coverage_80 or 0) <= 0.92
+    return dg.MaterializeResult(
+        check_results=[
+            dg.AssetCheckResult(
+                check_name="realized_coverage_on_target",
+                passed=on_target,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"forecasts_scored": scored, "realized_coverage_80": coverage_80},
+            )
+        ],
+        metadata={
+            "forecasts_scored": scored,
+            "model_versions": int(
+                table[["model_name", "model_version"]].drop_duplicates().shape[0]
+            ),
+            "by_version": dg.MetadataValue.md(
+                markdown_table(table, limit=50)
+                if scored
+                else "_no forecast has reached its target session yet_"
+            ),
+        },
     )

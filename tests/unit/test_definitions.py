@@ -14,7 +14,7 @@ from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 ASSETS = ["raw_prices", "clean_prices", "price_features", "price_model", "price_forecasts"]
-MONITORING = ["feature_drift"]  # reports on the data; warns, never blocks
+MONITORING = ["feature_drift", "forecast_accuracy"]  # report on the data; warn, never block
 
 
 def test_the_code_location_loads_with_every_asset_checked() -> None:
