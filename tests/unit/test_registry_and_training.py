@@ -36,6 +36,8 @@ def test_training_registers_a_version_and_records_every_alias_change(
         (None, "challenger"),
         ("challenger", "champion"),
     ]
+    logged = {a.path for a in registry.client.list_artifacts(outcome.version.run_id, "plots")}
+    assert logged == {"plots/skill_by_fold.png", "plots/forecast_vs_actual.png"}
     # Artifacts went to the configured root, not to ./mlruns in the working directory.
     assert list((settings.data_dir / "mlruns").rglob("MLmodel"))
 

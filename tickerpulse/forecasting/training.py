@@ -10,6 +10,7 @@ import pandas as pd
 from tickerpulse.features import FEATURES, add_targets
 from tickerpulse.forecasting.evaluation import Evaluation, modelling_rows, walk_forward
 from tickerpulse.forecasting.models import CANDIDATES
+from tickerpulse.forecasting.plots import close_figures, forecast_vs_actual, skill_by_fold
 from tickerpulse.forecasting.promotion import Decision, decide
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry, ModelVersionInfo
@@ -74,7 +75,12 @@ def train_horizon(
             "candidates.json": json.dumps({e.model: e.metrics for e in evaluations}, indent=2),
             "features.json": json.dumps(FEATURES),
         },
+        figures={
+            "plots/skill_by_fold.png": skill_by_fold(evaluations),
+            "plots/forecast_vs_actual.png": forecast_vs_actual(best),
+        },
     )
+    close_figures()
     champion = registry.by_alias(name, "champion")
     registry.set_alias(name, "challenger", version.version)
     raw_store.record_alias_change(

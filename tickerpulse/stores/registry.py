@@ -75,6 +75,7 @@ class ModelRegistry:
         input_example: pd.DataFrame,
         tags: dict[str, str],
         artifacts: dict[str, str] | None = None,
+        figures: dict[str, Any] | None = None,
     ) -> ModelVersionInfo:
         """One MLflow run with params, per-fold metrics and the model; a new registered version."""
         from mlflow.models import infer_signature
@@ -88,6 +89,8 @@ class ModelRegistry:
             mlflow.set_tags(tags)
             for artifact_name, text in (artifacts or {}).items():
                 mlflow.log_text(text, artifact_name)
+            for artifact_name, figure in (figures or {}).items():
+                mlflow.log_figure(figure, artifact_name)
             signature = infer_signature(input_example, estimator.predict(input_example))
             info = mlflow.sklearn.log_model(
                 estimator,
