@@ -69,13 +69,3 @@ class Forecasts(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None

@@ -15,7 +15,3 @@ def normalize_ticker(text: str) -> str:
             f"{text!r} is not a ticker symbol: use 1-20 letters, digits, '.', '-' or '_'"
         )
     return symbol
-
-
-def is_valid_ticker(text: str) -> bool:
-    return bool(_TICKER.fullmatch(text.strip().upper()))

@@ -37,7 +37,6 @@ def _chdb_session() -> Any:
 class ParquetWarehouse(Warehouse):
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._lock = threading.Lock()
 
     def _path(self, table: str, ticker: str) -> Path:
         return self.root / table / f"{ticker}.parquet"
@@ -79,10 +78,6 @@ class ParquetWarehouse(Warehouse):
         with _session_lock:  # a chDB session runs one query at a time
             result = session.query(sql, "DataFrame", params=params or {})
         return result if isinstance(result, pd.DataFrame) else pd.DataFrame()
-
-    def tickers(self, table: str) -> list[str]:
-        folder = self.root / table
-        return sorted(path.stem for path in folder.glob("*.parquet"))
 
 
 def _quoted(path: Path) -> str:
