@@ -10,9 +10,10 @@ state=${TP_MLFLOW_DIR:-$root/var/services/mlflow}
 bucket=${TP_MLFLOW_BUCKET:-tickerpulse-mlflow}
 url="http://127.0.0.1:$port"
 venv="$root/.venv/bin"
+# shellcheck source=scripts/daemon.sh
+. "$root/scripts/daemon.sh"
 
 start() {
-  mkdir -p "$state"
   if curl -sf "$url/health" >/dev/null 2>&1; then echo "$url"; return; fi
   local pg s3 db
   pg=$("$root/scripts/postgres.sh" start 2>/dev/null | tail -n 1)
@@ -31,23 +32,13 @@ s3 = boto3.client("s3", endpoint_url=endpoint)
 if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
     s3.create_bucket(Bucket=bucket)
 PY
-  setsid "$venv/mlflow" server --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
-    --host 127.0.0.1 --port "$port" --workers 1 >"$state/server.log" 2>&1 < /dev/null &
-  echo $! >"$state/pid"
-  for _ in $(seq 1 120); do
-    curl -sf "$url/health" >/dev/null 2>&1 && break
-    sleep 0.5
-  done
-  curl -sf "$url/health" >/dev/null || { echo "MLflow server did not answer; see $state/server.log" >&2; exit 1; }
+  start_daemon "MLflow server" "$state" "$url/health" 60 \
+    "$venv/mlflow" server --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
+    --host 127.0.0.1 --port "$port" --workers 1
   echo "$url"
 }
 
-stop() {
-  if [ -f "$state/pid" ]; then
-    kill -- -"$(cat "$state/pid")" 2>/dev/null || kill "$(cat "$state/pid")" 2>/dev/null || true
-    rm -f "$state/pid"
-  fi
-}
+stop() { stop_daemon "$state"; }
 
 case "${1:-start}" in
   start) start ;;
