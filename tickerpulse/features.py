@@ -1,14 +1,15 @@
 """Point-in-time features for every ticker at once.
 
 Every window looks backwards only, so a feature for day t uses prices up to t. The panel is
-grouped by ticker and each feature is one vectorized pandas expression over all tickers.
+laid out ticker after ticker in one flat array, with a gap between tickers, so each window is
+one pass of pandas' C loops over all tickers at once: no per-ticker Python and no group
+bookkeeping (grouped rolling spent half its time rebuilding indexes).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pandas.core.groupby import SeriesGroupBy
 
 RETURN_WINDOWS = (1, 5, 10, 20, 60)
 VOLATILITY_WINDOWS = (5, 20, 60)
@@ -31,70 +32,98 @@ FEATURES = [
 SCALE_FEATURE = "volatility_20"
 
 
-def _rolling(grouped: SeriesGroupBy, window: int, how: str) -> pd.Series:
-    rolled = getattr(grouped.rolling(window, min_periods=window), how)()
-    return rolled.reset_index(level=0, drop=True)
+# NaN rows after each ticker's history, at least as long as the longest window or shift, so
+# a window laid over the flat array never reaches from one ticker into the next.
+_GAP = max(*RETURN_WINDOWS, *VOLATILITY_WINDOWS, 50)
 
 
-def _ewm(grouped: SeriesGroupBy, span: int) -> pd.Series:
-    return (
-        grouped.ewm(span=span, adjust=False, min_periods=span)
-        .mean()
-        .reset_index(level=0, drop=True)
-    )
+class _ByTicker:
+    """Window operations per ticker on a panel sorted by ticker, then date.
+
+    Each ticker's history is one column of a matrix (row k = its k-th session), followed by
+    `_GAP` NaN rows. Rolling windows and shifts run once over the flattened matrix in pandas'
+    C loops: with min_periods = window, any window touching the gap is NaN, exactly as a
+    per-ticker window at the start of the history would be.
+    """
+
+    def __init__(self, tickers: pd.Series) -> None:
+        codes, uniques = pd.factorize(tickers, sort=False)
+        starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
+        row = np.arange(len(codes)) - starts[codes]
+        self.rows = (int(row.max()) + 1 if len(codes) else 0) + _GAP
+        self.columns = len(uniques)
+        self.flat_index = codes * self.rows + row
+
+    def _flat(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        flat = np.full(self.rows * self.columns, np.nan)
+        flat[self.flat_index] = np.asarray(values, dtype=float)
+        return flat
+
+    def rolling(self, values: pd.Series | np.ndarray, window: int, how: str) -> np.ndarray:
+        rolled = getattr(pd.Series(self._flat(values)).rolling(window, min_periods=window), how)()
+        return rolled.to_numpy()[self.flat_index]
+
+    def shift(self, values: pd.Series | np.ndarray, periods: int = 1) -> np.ndarray:
+        # The first ticker reaches back to negative indexes: the last gap, NaN too.
+        return self._flat(values)[self.flat_index - periods]
+
+    def ewm(self, values: pd.Series | np.ndarray, span: int) -> np.ndarray:
+        # An average with infinite memory would carry across the gap: one column per ticker.
+        wide = pd.DataFrame(self._flat(values).reshape(self.columns, self.rows).T)
+        smoothed = wide.ewm(span=span, adjust=False, min_periods=span).mean()
+        return smoothed.to_numpy().T.ravel()[self.flat_index]
 
 
 def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
     """Features per (ticker, date) from a panel with ticker, date, open, high, low, close, volume."""
     panel = prices.sort_values(["ticker", "date"]).reset_index(drop=True)
-    by_ticker = panel.groupby("ticker", sort=False)
-    close = panel["close"]
-    log_close = pd.Series(np.log(close), index=panel.index)
-    log_by_ticker = log_close.groupby(panel["ticker"], sort=False)
-    previous_close = by_ticker["close"].shift(1)
+    by = _ByTicker(panel["ticker"])
+    close = panel["close"].to_numpy(dtype=float)
+    log_close = np.log(close)
+    previous_close = by.shift(close)
     out = panel[["ticker", "date", "close"]].copy()
 
     for window in RETURN_WINDOWS:
-        out[f"ret_{window}"] = log_by_ticker.diff(window)
-    daily = out["ret_1"].groupby(panel["ticker"], sort=False)
-    out["ma_ratio_10"] = close / _rolling(by_ticker["close"], 10, "mean") - 1
-    out["ma_ratio_50"] = close / _rolling(by_ticker["close"], 50, "mean") - 1
-    ema_fast, ema_slow = _ewm(by_ticker["close"], 12), _ewm(by_ticker["close"], 26)
+        out[f"ret_{window}"] = log_close - by.shift(log_close, window)
+    daily = out["ret_1"].to_numpy()
+    out["ma_ratio_10"] = close / by.rolling(close, 10, "mean") - 1
+    out["ma_ratio_50"] = close / by.rolling(close, 50, "mean") - 1
+    ema_fast, ema_slow = by.ewm(close, 12), by.ewm(close, 26)
     out["ema_ratio_12_26"] = ema_fast / ema_slow - 1
     macd = (ema_fast - ema_slow) / close
-    out["macd_hist"] = macd - _ewm(macd.groupby(panel["ticker"], sort=False), 9)
+    out["macd_hist"] = macd - by.ewm(macd, 9)
 
-    change = by_ticker["close"].diff()
-    gains = _rolling(change.clip(lower=0).groupby(panel["ticker"], sort=False), 14, "mean")
-    losses = _rolling((-change).clip(lower=0).groupby(panel["ticker"], sort=False), 14, "mean")
+    change = close - previous_close
+    gains = by.rolling(np.clip(change, 0, None), 14, "mean")
+    losses = by.rolling(np.clip(-change, 0, None), 14, "mean")
     total = gains + losses
-    out["rsi_14"] = (100 * gains / total).where(total > 0, 50.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["rsi_14"] = np.where(
+            total > 0, 100 * gains / total, np.where(np.isnan(total), np.nan, 50.0)
+        )
 
-    middle = _rolling(by_ticker["close"], 20, "mean")
-    spread = _rolling(by_ticker["close"], 20, "std")
-    out["bollinger_pct_b"] = ((close - (middle - 2 * spread)) / (4 * spread)).where(spread > 0, 0.5)
+        middle = by.rolling(close, 20, "mean")
+        spread = by.rolling(close, 20, "std")
+        pct_b = (close - (middle - 2 * spread)) / (4 * spread)
+        out["bollinger_pct_b"] = np.where(
+            spread > 0, pct_b, np.where(np.isnan(spread), np.nan, 0.5)
+        )
 
-    true_range = pd.concat(
-        [
-            panel["high"] - panel["low"],
-            (panel["high"] - previous_close).abs(),
-            (panel["low"] - previous_close).abs(),
-        ],
-        axis=1,
-    ).max(axis=1, skipna=False)
-    out["atr_ratio_14"] = (
-        _rolling(true_range.groupby(panel["ticker"], sort=False), 14, "mean") / close
-    )
+        high, low = panel["high"].to_numpy(dtype=float), panel["low"].to_numpy(dtype=float)
+        true_range = np.maximum.reduce(
+            [high - low, np.abs(high - previous_close), np.abs(low - previous_close)]
+        )  # NaN on each ticker's first day, as it has no previous close
+        out["atr_ratio_14"] = by.rolling(true_range, 14, "mean") / close
 
-    for window in VOLATILITY_WINDOWS:
-        out[f"volatility_{window}"] = _rolling(daily, window, "std")
-    log_volume = pd.Series(np.log1p(panel["volume"].clip(lower=0)), index=panel.index)
-    volume_by_ticker = log_volume.groupby(panel["ticker"], sort=False)
-    volume_spread = _rolling(volume_by_ticker, 20, "std")
-    out["volume_z_20"] = (
-        (log_volume - _rolling(volume_by_ticker, 20, "mean")) / volume_spread
-    ).where(volume_spread > 0, 0.0)
-    out["overnight_gap"] = np.log(panel["open"] / previous_close)
+        for window in VOLATILITY_WINDOWS:
+            out[f"volatility_{window}"] = by.rolling(daily, window, "std")
+        log_volume = np.log1p(panel["volume"].clip(lower=0).to_numpy(dtype=float))
+        volume_spread = by.rolling(log_volume, 20, "std")
+        volume_z = (log_volume - by.rolling(log_volume, 20, "mean")) / volume_spread
+        out["volume_z_20"] = np.where(
+            volume_spread > 0, volume_z, np.where(np.isnan(volume_spread), np.nan, 0.0)
+        )
+        out["overnight_gap"] = np.log(panel["open"].to_numpy(dtype=float) / previous_close)
     stamps = pd.to_datetime(panel["date"])
     out["day_of_week"] = stamps.dt.dayofweek.astype(float)
     out["month"] = stamps.dt.month.astype(float)
