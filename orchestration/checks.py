@@ -13,6 +13,7 @@ from orchestration.resources import RawStoreResource, RegistryResource, Warehous
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import CLEAN_COLUMNS
 from tickerpulse.features import FEATURES
+from tickerpulse.forecasting.models import BASELINE
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.ingestion import FETCHED_SOURCES
 from tickerpulse.quality import (
@@ -120,14 +121,22 @@ def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 @dg.asset_check(
     asset=price_model,
     blocking=True,
-    description="Each horizon's champion does not lose to the random walk.",
+    description=(
+        "The promotion gate held: each horizon's champion is the random walk or beats it, "
+        "and the model_meta history names the version the champion alias points to."
+    ),
 )
-def price_model_champion_beats_random_walk(registry: RegistryResource) -> dg.AssetCheckResult:
+def price_model_promotion_gate(
+    registry: RegistryResource, raw_store: RawStoreResource
+) -> dg.AssetCheckResult:
     rows = []
     for horizon in get_settings().horizons:
-        champion = registry.registry.by_alias(
-            registered_name(registry.base_name, horizon), "champion"
-        )
+        name = registered_name(registry.base_name, horizon)
+        champion = registry.registry.by_alias(name, "champion")
+        history = raw_store.store.alias_history(name)
+        promotions = [h for h in history if h["to_alias"] == "champion"]
+        latest = promotions[-1] if promotions else None
+        challengers = [h for h in history if h["to_alias"] == "challenger"]
         rows.append(
             {
                 "horizon": horizon,
@@ -135,11 +144,15 @@ def price_model_champion_beats_random_walk(registry: RegistryResource) -> dg.Ass
                 "model": champion.params.get("model") if champion else None,
                 "relative_mae": champion.metrics["relative_mae"] if champion else np.nan,
                 "coverage_80": champion.metrics["coverage_80"] if champion else np.nan,
+                "recorded_version": latest["version"] if latest else None,
+                "last_gate": challengers[-1]["reason"] if challengers else None,
             }
         )
     table = pd.DataFrame(rows)
+    beats = (table["relative_mae"] < 1.0) | (table["model"] == BASELINE)
+    recorded = table["version"].notna() & (table["version"] == table["recorded_version"])
     return dg.AssetCheckResult(
-        passed=bool((table["relative_mae"] <= 1.0).all()),
+        passed=bool((beats & recorded).all()),
         metadata={"champions": _examples(table)},
     )
 

@@ -99,6 +99,7 @@ def up(
     for port, variable in (
         (settings.api_port, "API_PORT"),
         (settings.dagster_port, "DAGSTER_PORT"),
+        (settings.mlflow_ui_port, "MLFLOW_UI_PORT"),
     ):
         if port_in_use(host, port):
             typer.secho(
@@ -128,7 +129,7 @@ def up(
         )
         materialize_everything(settings, log_dir)
 
-    _echo_step(4, total, "Starting the Dagster UI and the API")
+    _echo_step(4, total, "Starting the Dagster UI, the MLflow UI and the API")
     env = _platform_env(settings)
     services = [
         Service(
@@ -155,6 +156,29 @@ def up(
         ),
     ]
 
+    if not settings.mlflow_tracking_uri.startswith("http"):
+        # Embedded MLflow has no server of its own; this one is where Dagster's run links lead.
+        services.insert(
+            1,
+            Service(
+                "MLflow UI",
+                [
+                    "mlflow",
+                    "server",
+                    "--backend-store-uri",
+                    settings.mlflow_tracking_uri,
+                    "--host",
+                    host,
+                    "--port",
+                    str(settings.mlflow_ui_port),
+                    "--workers",
+                    "1",
+                ],
+                f"{settings.mlflow_ui_url}/health",
+                log_dir / "mlflow.log",
+            ),
+        )
+
     def stop_all(*_: object) -> None:
         typer.echo("\nStopping ...")
         for service in services:
@@ -171,7 +195,7 @@ def up(
         wait_until_ready(
             services,
             timeout=180,
-            tick=_progress_ticker("waiting for the Dagster UI (about 30 s) and the API"),
+            tick=_progress_ticker("waiting for the Dagster UI (about 30 s), MLflow and the API"),
         )
         _print_where_to_look(settings)
         while all(service.exited() is None for service in services):
@@ -219,6 +243,7 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(f"  Tickers      curl {api}/v1/tickers")
     typer.echo(f"  Metrics      {api}/metrics")
     typer.echo(f"  Dagster UI   {dagster}/assets  (materialize, backfill, checks, lineage)")
+    typer.echo(f"  MLflow UI    {settings.mlflow_ui_url}  (runs, plots, registered models)")
     typer.echo(f"  Logs         {settings.data_dir / 'logs'}")
     typer.echo("Press Ctrl-C to stop.")
 
@@ -276,6 +301,10 @@ def evaluate(
     ticker: Annotated[str, typer.Option(help="Ticker to evaluate, e.g. GOOG")],
     horizon: Annotated[int, typer.Option(min=1, help="Trading days ahead")] = 1,
     folds: Annotated[int, typer.Option(min=2, help="Walk-forward folds of 63 trading days")] = 5,
+    train_dates: Annotated[
+        int | None,
+        typer.Option(min=250, help="Rolling window: train on the last N dates (default: all)"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only")] = False,
 ) -> None:
     """Walk-forward evaluation of every candidate on one ticker's clean prices, against the random walk."""
@@ -295,7 +324,8 @@ def evaluate(
             raise UnknownTicker(
                 f"{symbol} has no clean prices yet: materialize clean_prices for it"
             )
-        report = evaluate_ticker(prices, symbol, horizon, folds, settings.exchange)
+        window = train_dates or settings.training_window_dates
+        report = evaluate_ticker(prices, symbol, horizon, folds, settings.exchange, window)
     except (UnknownTicker, NotEnoughHistory) as error:
         typer.secho(f"Not evaluated: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
@@ -303,7 +333,8 @@ def evaluate(
         typer.echo(json.dumps(report, indent=2))
         return
     typer.echo(
-        f"{symbol}, {horizon} day(s) ahead, {report['n_folds']} folds, {report['test_rows']} test days"
+        f"{symbol}, {horizon} day(s) ahead, {report['n_folds']} folds, {report['test_rows']} test days, "
+        f"{report['training']} training"
     )
     for name, metrics in report["candidates"].items():
         marker = "*" if name == report["model"] else " "

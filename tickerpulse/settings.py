@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     model_name: str = "tickerpulse-price"
     horizons: list[int] = [1, 5]
     walk_forward_folds: int = 5
+    # Unset: every fold trains on all history before it (expanding). Set: only the last N
+    # sessions (rolling), for markets whose old regime no longer says much. At least 250.
+    training_window_dates: int | None = Field(default=None, ge=250)
     synthetic_seed: int = 7
     demo_years: int = 10  # history `tickerpulse up` ingests for fetched tickers
     history_start: dt.date = dt.date(2006, 1, 3)  # first trading-day partition
@@ -55,6 +58,7 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000
+    mlflow_ui_port: int = 5000  # `tickerpulse up` serves the embedded MLflow store here
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Settings:
@@ -86,6 +90,13 @@ class Settings(BaseSettings):
     @property
     def dagster_home(self) -> Path:
         return self.data_dir / "dagster"
+
+    @property
+    def mlflow_ui_url(self) -> str:
+        """Where people browse MLflow runs: the tracking server, or the UI `up` starts."""
+        if self.mlflow_tracking_uri.startswith("http"):
+            return self.mlflow_tracking_uri.rstrip("/")
+        return f"http://{self.api_host}:{self.mlflow_ui_port}"
 
     @property
     def inbox_dir(self) -> Path:

@@ -37,6 +37,7 @@ def price_model(
             folds=settings.walk_forward_folds,
             registry=registry.registry,
             raw_store=raw_store.store,
+            train_dates=settings.training_window_dates,
         )
         context.log.info(
             f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}"
@@ -52,7 +53,11 @@ def price_model(
             f"h{horizon}_champion": f"v{champion.version} ({champion.params.get('model')})"
             if champion
             else "none",
-            f"h{horizon}_mlflow_run": outcome.version.run_id,
+            f"h{horizon}_mlflow_run": dg.MetadataValue.url(
+                registry.registry.run_url(
+                    settings.mlflow_ui_url, outcome.model_name, outcome.version.run_id
+                )
+            ),
             f"h{horizon}_relative_mae": outcome.best.metrics["relative_mae"],
             f"h{horizon}_coverage_80": outcome.best.metrics["coverage_80"],
         }

@@ -8,7 +8,9 @@ import boto3
 import pytest
 
 from tests.conftest import ROOT, synthetic_panel
+from tests.unit.test_registry_and_training import assert_the_gate_keeps_the_champion
 from tickerpulse.features import FEATURES, compute_features
+from tickerpulse.forecasting.models import model_inputs
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
@@ -41,7 +43,8 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
     champion = registry.by_alias(f"{name}-h1", "champion")
     assert champion is not None and champion.metrics["relative_mae"] <= 1.0
     model = registry.load(f"{name}-h1", "champion")
-    assert model.predict(features.dropna(subset=FEATURES).tail(2)[FEATURES]).shape == (2,)
+    latest = features.dropna(subset=FEATURES).tail(2)
+    assert model.predict(latest[model_inputs(FEATURES)]).shape == (2,)
 
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="tickerpulse-mlflow").get("Contents", [])]
@@ -51,3 +54,4 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
     assert f"{experiment}/{outcome.version.run_id}/artifacts/candidates.json" in ours
     history = store.alias_history(f"{name}-h1")
     assert [h["to_alias"] for h in history][-1] == "champion"
+    assert_the_gate_keeps_the_champion(registry, store, name)

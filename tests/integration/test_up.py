@@ -19,7 +19,7 @@ BLOCKING_CHECKS = [
     "clean_prices_ohlc_consistent",
     "clean_prices_unique_days",
     "price_features_usable",
-    "price_model_champion_beats_random_walk",
+    "price_model_promotion_gate",
     "price_forecasts_intervals_ordered",
 ]
 ROOT = Path(__file__).parents[2]
@@ -70,12 +70,13 @@ def launch_from_the_ui(port: int) -> str:
 
 def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "up-var"
-    api_port, dagster_port = free_port(), free_port()
+    api_port, dagster_port, mlflow_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "TICKERPULSE_DATA_DIR": str(data_dir),
         "API_PORT": str(api_port),
         "DAGSTER_PORT": str(dagster_port),
+        "MLFLOW_UI_PORT": str(mlflow_port),
     }
     # The README's command, in a process group of its own like a terminal's foreground job.
     process = subprocess.Popen(
@@ -106,6 +107,12 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
         )
         info = urllib.request.urlopen(f"http://127.0.0.1:{dagster_port}/server_info", timeout=10)
         assert info.status == 200
+        # The MLflow UI that price_model's run links point to serves this store's registry.
+        champion = get_json(
+            f"http://127.0.0.1:{mlflow_port}/api/2.0/mlflow/registered-models/alias"
+            "?name=tickerpulse-price-h1&alias=champion"
+        )
+        assert champion["model_version"]["version"] == forecast["forecasts"][0]["model_version"]
         assert len(processes_with(str(data_dir))) >= 3  # dagster dev and its children, uvicorn
         assert launch_from_the_ui(dagster_port) == "SUCCESS"
     finally:

@@ -12,6 +12,7 @@ from tickerpulse.cleaning import clean_ticker_prices
 from tickerpulse.cli import app
 from tickerpulse.features import FEATURES, add_targets, compute_features
 from tickerpulse.forecasting.evaluation import modelling_rows
+from tickerpulse.forecasting.models import CANDIDATES
 from tickerpulse.settings import Settings
 from tickerpulse.sources.synthetic import SyntheticSource
 from tickerpulse.stores.raw import RawStore
@@ -54,7 +55,7 @@ def test_json_report_names_the_best_model_and_its_metrics(settings: Settings) ->
         assert key in report
     assert report["n_folds"] == 5 and report["horizon"] == 5
     candidates = report["candidates"]
-    assert set(candidates) == {"naive", "drift", "ridge", "gradient_boosting"}
+    assert set(candidates) == set(CANDIDATES)
     assert candidates["naive"]["relative_mae"] == 1.0
     assert report["model"] == min(candidates, key=lambda name: candidates[name]["relative_mae"])
     assert report["relative_mae"] == candidates[report["model"]]["relative_mae"]

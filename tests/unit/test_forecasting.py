@@ -1,4 +1,5 @@
 import datetime as dt
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ from tests.conftest import synthetic_panel
 from tickerpulse.features import FEATURES, add_targets, compute_features
 from tickerpulse.forecasting.evaluation import NotEnoughHistory, conformal_quantile, walk_forward
 from tickerpulse.forecasting.forecast import make_forecasts
-from tickerpulse.forecasting.models import CANDIDATES
+from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.promotion import decide
 
 FEATURE_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC", "DDD"), years=8))
@@ -16,7 +17,11 @@ FEATURE_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC", "DDD"), y
 
 def evaluate(name: str, horizon: int = 1):  # type: ignore[no-untyped-def]
     return walk_forward(
-        add_targets(FEATURE_PANEL, horizon), FEATURES, CANDIDATES[name], name, horizon
+        add_targets(FEATURE_PANEL, horizon),
+        FEATURES,
+        partial(CANDIDATES[name], horizon),
+        name,
+        horizon,
     )
 
 
@@ -42,21 +47,28 @@ def test_on_a_random_walk_no_model_beats_the_naive_forecast_by_much() -> None:
         assert 0.97 < evaluate(name).metrics["relative_mae"] < 1.05
 
 
-def test_training_never_sees_the_test_block_or_its_embargo() -> None:
+@pytest.mark.parametrize("train_dates", [None, 300])
+def test_training_never_sees_the_test_block_or_its_embargo(train_dates: int | None) -> None:
     horizon = 5
     dataset = add_targets(FEATURE_PANEL, horizon)
     seen: list[tuple[dt.date, int]] = []
+    spans: list[int] = []
 
     class Spy:
         def fit(self, features: pd.DataFrame, target: pd.Series) -> "Spy":
             seen.append((max(dataset.loc[features.index, "date"]), len(features)))
+            spans.append(dataset.loc[features.index, "date"].nunique())
             return self
 
         def predict(self, features: pd.DataFrame) -> np.ndarray:
             return np.zeros(len(features))
 
-    evaluation = walk_forward(dataset, FEATURES, Spy, "spy", horizon)
+    evaluation = walk_forward(dataset, FEATURES, Spy, "spy", horizon, train_dates=train_dates)
     dates = np.sort(dataset.dropna(subset=[*FEATURES, "target"])["date"].unique())
+    if train_dates is None:
+        assert spans == sorted(spans) and spans[-1] > spans[0]  # the window expands
+    else:
+        assert spans == [train_dates] * 5  # the window rolls
     for fold, (last_train_date, _) in enumerate(seen):
         first_test = evaluation.predictions.loc[
             evaluation.predictions["fold"] == fold, "date"
@@ -68,7 +80,7 @@ def test_training_never_sees_the_test_block_or_its_embargo() -> None:
 def test_short_history_is_a_clear_refusal() -> None:
     short = FEATURE_PANEL.groupby("ticker").tail(300)
     with pytest.raises(NotEnoughHistory, match="usable dates"):
-        walk_forward(add_targets(short, 1), FEATURES, CANDIDATES["ridge"], "ridge", 1)
+        walk_forward(add_targets(short, 1), FEATURES, partial(CANDIDATES["ridge"], 1), "ridge", 1)
 
 
 def test_conformal_quantile_is_the_finite_sample_one() -> None:
@@ -81,9 +93,8 @@ def test_forecasts_carry_nested_intervals_and_skip_incomplete_tickers() -> None:
     features = FEATURE_PANEL.copy()
     last_bbb = features.index[features["ticker"] == "BBB"][-1]
     features.loc[last_bbb, "rsi_14"] = np.nan
-    model = CANDIDATES["naive"]().fit(
-        features[FEATURES].dropna(), np.zeros(len(features[FEATURES].dropna()))
-    )
+    complete = features.dropna(subset=FEATURES)
+    model = CANDIDATES["naive"](5).fit(complete[model_inputs(FEATURES)], np.zeros(len(complete)))
     forecasts, skipped = make_forecasts(
         features, model, 5, {"q80": 1.3, "q95": 2.3}, "m", "7", "naive"
     )
@@ -114,3 +125,46 @@ class TestPromotionGate:
         ).promote
         decision = decide("ridge", {"relative_mae": 0.97, "relative_mae_stderr": 0.002}, champion)
         assert not decision.promote and "beyond noise" in decision.reason
+
+
+def test_a_rolling_window_shorter_than_a_year_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 250"):
+        walk_forward(
+            add_targets(FEATURE_PANEL, 1),
+            FEATURES,
+            partial(CANDIDATES["ridge"], 1),
+            "r",
+            1,
+            train_dates=100,
+        )
+
+
+def _panel_with_one_different_ticker(rows: dict[str, int]) -> tuple[pd.DataFrame, np.ndarray]:
+    """OWN's return follows ret_1 strongly; the others' do not; SHORT has little history."""
+    rng = np.random.default_rng(3)
+    frames, targets = [], []
+    for ticker, count in rows.items():
+        x = pd.DataFrame(rng.normal(size=(count, len(FEATURES))), columns=FEATURES)
+        slope = 0.01 if ticker == "OWN" else 0.0
+        targets.append(slope * x["ret_1"].to_numpy() + rng.normal(scale=0.002, size=count))
+        frames.append(x.assign(ticker=ticker))
+    return pd.concat(frames, ignore_index=True)[model_inputs(FEATURES)], np.concatenate(targets)
+
+
+def test_a_ticker_gets_its_own_model_only_where_it_beats_the_pooled_one() -> None:
+    inputs, target = _panel_with_one_different_ticker(
+        {"OWN": 1500, "P1": 1500, "P2": 1500, "P3": 1500, "SHORT": 300}
+    )
+    model = CANDIDATES["ridge_per_ticker"](1).fit(inputs, target)
+    assert "OWN" in model.own_  # its relationship differs from the pool's: it gets its own
+    assert "SHORT" not in model.own_ and "SHORT" not in model.holdout_mae_  # too little history
+    own_mae, pooled_mae = model.holdout_mae_["OWN"]
+    assert own_mae < pooled_mae
+
+    fresh, truth = _panel_with_one_different_ticker({"OWN": 500, "NEW": 500})
+    predicted = model.predict(fresh)
+    pooled = model.pooled_.predict(fresh)
+    own_rows = (fresh["ticker"] == "OWN").to_numpy()
+    assert np.abs(truth - predicted)[own_rows].mean() < np.abs(truth - pooled)[own_rows].mean()
+    # A ticker never seen in training is served by the pooled model.
+    assert np.array_equal(predicted[~own_rows], pooled[~own_rows])

@@ -1,9 +1,11 @@
 """MLflow registry on its embedded backend, and the training flow that feeds it."""
 
+import numpy as np
 import pytest
 
 from tests.conftest import synthetic_panel
 from tickerpulse.features import FEATURES, compute_features
+from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
@@ -30,7 +32,7 @@ def test_training_registers_a_version_and_records_every_alias_change(
     assert outcome.champion.version == "1"
     assert outcome.champion.metrics["relative_mae"] <= 1.0
     assert outcome.version.params["features"] == ",".join(FEATURES)
-    assert set(outcome.candidates) == {"naive", "drift", "ridge", "gradient_boosting"}
+    assert set(outcome.candidates) == set(CANDIDATES)
     history = raw_store.alias_history("test-price-h1")
     assert [(h["from_alias"], h["to_alias"]) for h in history] == [
         (None, "challenger"),
@@ -43,7 +45,7 @@ def test_training_registers_a_version_and_records_every_alias_change(
 
     model = registry.load("test-price-h1", "champion")
     latest = FEATURES_PANEL.dropna(subset=FEATURES).tail(3)
-    assert model.predict(latest[FEATURES]).shape == (3,)
+    assert model.predict(latest[model_inputs(FEATURES)]).shape == (3,)
 
     second = train_horizon(
         FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
@@ -55,6 +57,34 @@ def test_training_registers_a_version_and_records_every_alias_change(
     expected = "2" if second.decision.promote else "1"
     assert champion.version == expected
     assert len(raw_store.alias_history("test-price-h1")) == (4 if second.decision.promote else 3)
+
+    assert_the_gate_keeps_the_champion(registry, raw_store, "test-price")
+
+
+def assert_the_gate_keeps_the_champion(
+    registry: ModelRegistry, raw_store: RawStore, base_name: str
+) -> None:
+    """Only the random walk competes: it may not displace a champion, and the reason is kept."""
+    name = f"{base_name}-h1"
+    before = registry.by_alias(name, "champion")
+    assert before is not None
+    rejected = train_horizon(
+        FEATURES_PANEL.groupby("ticker").tail(900),
+        1,
+        base_name=base_name,
+        folds=4,
+        registry=registry,
+        raw_store=raw_store,
+        candidates={"naive": CANDIDATES["naive"]},
+    )
+    assert not rejected.decision.promote
+    assert registry.by_alias(name, "champion").version == before.version  # type: ignore[union-attr]
+    assert registry.by_alias(name, "challenger").version == rejected.version.version  # type: ignore[union-attr]
+    last = raw_store.alias_history(name)[-1]
+    assert last["to_alias"] == "challenger" and last["version"] == rejected.version.version
+    assert last["reason"].startswith("trained naive; not promoted: the random walk only serves")
+    tags = registry.client.get_model_version(name, rejected.version.version).tags
+    assert tags["promotion"].startswith("not promoted")
 
 
 def test_an_unknown_model_has_no_alias(registry: ModelRegistry) -> None:
@@ -72,3 +102,24 @@ def test_the_registry_leaves_the_process_environment_alone(
     import os
 
     assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
+def test_a_per_ticker_model_saves_and_loads_with_its_routing(registry: ModelRegistry) -> None:
+    rows = FEATURES_PANEL.dropna(subset=FEATURES)
+    inputs = rows[model_inputs(FEATURES)]
+    target = rows["ret_1"].shift(-1).fillna(0.0).to_numpy()
+    fitted = CANDIDATES["ridge_per_ticker"](1).fit(inputs, target)
+    fitted.own_ = {"BBB": fitted.own_.get("BBB") or fitted.pooled_}  # route one ticker for sure
+    registry.log_and_register(
+        "per-ticker",
+        fitted,
+        params={"model": "ridge_per_ticker"},
+        metrics={"relative_mae": 0.99},
+        fold_metrics=[],
+        input_example=inputs.head(5),
+        tags={},
+    )
+    registry.set_alias("per-ticker", "champion", "1")
+    loaded = registry.load("per-ticker", "champion")
+    assert set(loaded.own_) == {"BBB"}
+    assert np.allclose(loaded.predict(inputs.tail(30)), fitted.predict(inputs.tail(30)))

@@ -2,6 +2,8 @@
 
 Folds split the calendar: each test block is a run of dates, trained on everything before
 it less an embargo of `horizon` dates (their labels would reach into the test block).
+A rolling window (`train_dates`) trains each fold on only the last that many dates, for
+series whose old regime no longer says much; by default the window expands.
 Intervals are normalized conformal: |residual| / (volatility_20 * sqrt(h)) quantiles from
 earlier folds only, so the coverage reported is coverage on data the quantiles never saw.
 """
@@ -16,6 +18,7 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from tickerpulse.features import SCALE_FEATURE
+from tickerpulse.forecasting.models import model_inputs
 
 LEVELS = (0.80, 0.95)
 MIN_TRAIN_DATES = 250
@@ -25,10 +28,19 @@ class NotEnoughHistory(ValueError):
     pass
 
 
-def modelling_rows(dataset: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """Rows usable for training: every feature and the label present, positive scale."""
+def modelling_rows(
+    dataset: pd.DataFrame, features: list[str], train_dates: int | None = None
+) -> pd.DataFrame:
+    """Rows usable for training: every feature and the label present, positive scale.
+
+    With `train_dates`, only the last that many dates (the rolling window).
+    """
     usable = dataset.dropna(subset=[*features, "target"])
-    return usable[usable[SCALE_FEATURE] > 0].sort_values(["date", "ticker"])
+    usable = usable[usable[SCALE_FEATURE] > 0].sort_values(["date", "ticker"])
+    if train_dates is not None:
+        recent = np.sort(usable["date"].unique())[-train_dates:]
+        usable = usable[usable["date"] >= recent[0]]
+    return usable
 
 
 def interval_scale(rows: pd.DataFrame, horizon: int) -> np.ndarray:
@@ -63,8 +75,14 @@ def walk_forward(
     horizon: int,
     folds: int = 5,
     test_dates: int = 63,
+    train_dates: int | None = None,
 ) -> Evaluation:
+    if train_dates is not None and train_dates < MIN_TRAIN_DATES:
+        raise ValueError(
+            f"a rolling window needs at least {MIN_TRAIN_DATES} dates, not {train_dates}"
+        )
     rows = modelling_rows(dataset, features)
+    inputs = model_inputs(features)
     dates = np.sort(rows["date"].unique())
     first_test = len(dates) - folds * test_dates
     if first_test - horizon < MIN_TRAIN_DATES:
@@ -76,10 +94,12 @@ def walk_forward(
     parts, fold_metrics = [], []
     for fold in range(folds):
         start = first_test + fold * test_dates
-        train = rows[date_index < start - horizon]
+        end = start - horizon
+        begin = 0 if train_dates is None else end - train_dates
+        train = rows[(date_index >= begin) & (date_index < end)]
         test = rows[(date_index >= start) & (date_index < start + test_dates)]
-        model = make_model().fit(train[features], train["target"])
-        predicted = test.assign(fold=fold, prediction=model.predict(test[features]))
+        model = make_model().fit(train[inputs], train["target"])
+        predicted = test.assign(fold=fold, prediction=model.predict(test[inputs]))
         parts.append(predicted)
         fold_metrics.append(point_metrics(predicted))
     predictions = pd.concat(parts, ignore_index=True)

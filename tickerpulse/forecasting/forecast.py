@@ -11,6 +11,7 @@ import pandas as pd
 from tickerpulse.calendar import sessions_after
 from tickerpulse.features import FEATURES, latest_rows
 from tickerpulse.forecasting.evaluation import LEVELS, interval_scale
+from tickerpulse.forecasting.models import model_inputs
 
 FORECAST_COLUMNS = [
     "ticker",
@@ -44,7 +45,7 @@ def make_forecasts(
     skipped = sorted(set(latest["ticker"]) - set(complete["ticker"]))
     if complete.empty:
         return pd.DataFrame(columns=FORECAST_COLUMNS), skipped
-    predicted = estimator.predict(complete[FEATURES])
+    predicted = estimator.predict(complete[model_inputs(FEATURES)])
     scale = interval_scale(complete, horizon)
     close = complete["close"].to_numpy()
     out = pd.DataFrame(

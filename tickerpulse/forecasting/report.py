@@ -14,7 +14,12 @@ REPORTED = ("relative_mae", "directional_accuracy", "coverage_80", "coverage_95"
 
 
 def evaluate_ticker(
-    prices: pd.DataFrame, ticker: str, horizon: int, folds: int, exchange: str = "XNYS"
+    prices: pd.DataFrame,
+    ticker: str,
+    horizon: int,
+    folds: int,
+    exchange: str = "XNYS",
+    train_dates: int | None = None,
 ) -> dict[str, Any]:
     """Every candidate walk-forward on one ticker; the best (lowest relative MAE) on top.
 
@@ -22,7 +27,7 @@ def evaluate_ticker(
     (too short, or flat prices whose volatility is zero).
     """
     evaluations = evaluate_candidates(
-        compute_features(prices.assign(ticker=ticker)), horizon, folds
+        compute_features(prices.assign(ticker=ticker)), horizon, folds, train_dates
     )
     best = min(evaluations, key=lambda evaluation: evaluation.metrics["relative_mae"])
     gaps = missing_sessions(prices["date"], exchange)
@@ -35,6 +40,7 @@ def evaluate_ticker(
         "n_folds": int(best.metrics["n_folds"]),
         "test_rows": int(best.metrics["rows"]),
         "window": {"first": str(prices["date"].min()), "last": str(prices["date"].max())},
+        "training": "expanding" if train_dates is None else f"rolling {train_dates} dates",
         "candidates": {
             e.model: {key: round(e.metrics[key], 6) for key in REPORTED} for e in evaluations
         },

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 import pandas as pd
+from sklearn.base import RegressorMixin
 
 from tickerpulse.features import FEATURES, add_targets
 from tickerpulse.forecasting.evaluation import Evaluation, modelling_rows, walk_forward
-from tickerpulse.forecasting.models import CANDIDATES
+from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.plots import close_figures, forecast_vs_actual, skill_by_fold
 from tickerpulse.forecasting.promotion import Decision, decide
 from tickerpulse.stores.raw import RawStore
@@ -31,11 +34,28 @@ def registered_name(base: str, horizon: int) -> str:
     return f"{base}-h{horizon}"
 
 
-def evaluate_candidates(features: pd.DataFrame, horizon: int, folds: int) -> list[Evaluation]:
+Candidates = Mapping[str, Callable[[int], RegressorMixin]]
+
+
+def evaluate_candidates(
+    features: pd.DataFrame,
+    horizon: int,
+    folds: int,
+    train_dates: int | None = None,
+    candidates: Candidates = CANDIDATES,
+) -> list[Evaluation]:
     dataset = add_targets(features, horizon)
     return [
-        walk_forward(dataset, FEATURES, make_model, name, horizon, folds)
-        for name, make_model in CANDIDATES.items()
+        walk_forward(
+            dataset,
+            FEATURES,
+            partial(make_model, horizon),
+            name,
+            horizon,
+            folds,
+            train_dates=train_dates,
+        )
+        for name, make_model in candidates.items()
     ]
 
 
@@ -47,11 +67,14 @@ def train_horizon(
     folds: int,
     registry: ModelRegistry,
     raw_store: RawStore,
+    train_dates: int | None = None,
+    candidates: Candidates = CANDIDATES,
 ) -> TrainingOutcome:
-    evaluations = evaluate_candidates(features, horizon, folds)
+    evaluations = evaluate_candidates(features, horizon, folds, train_dates, candidates)
     best = min(evaluations, key=lambda evaluation: evaluation.metrics["relative_mae"])
-    rows = modelling_rows(add_targets(features, horizon), FEATURES)
-    estimator = CANDIDATES[best.model]().fit(rows[FEATURES], rows["target"])
+    rows = modelling_rows(add_targets(features, horizon), FEATURES, train_dates)
+    inputs = model_inputs(FEATURES)
+    estimator = candidates[best.model](horizon).fit(rows[inputs], rows["target"])
     name = registered_name(base_name, horizon)
     window = (rows["date"].min(), rows["date"].max())
     version = registry.log_and_register(
@@ -61,6 +84,7 @@ def train_horizon(
             "model": best.model,
             "horizon": horizon,
             "folds": folds,
+            "window": "expanding" if train_dates is None else f"rolling {train_dates} dates",
             "features": ",".join(FEATURES),
             "tickers": ",".join(sorted(rows["ticker"].unique())),
             "data_start": str(window[0]),
@@ -69,7 +93,7 @@ def train_horizon(
         },
         metrics={**best.metrics, **best.quantiles},
         fold_metrics=best.fold_metrics,
-        input_example=rows[FEATURES].head(5),
+        input_example=rows[inputs].head(5),
         tags={"model": best.model, "horizon": str(horizon)},
         artifacts={
             "candidates.json": json.dumps({e.model: e.metrics for e in evaluations}, indent=2),
@@ -82,11 +106,19 @@ def train_horizon(
     )
     close_figures()
     champion = registry.by_alias(name, "champion")
-    registry.set_alias(name, "challenger", version.version)
-    raw_store.record_alias_change(
-        name, version.version, None, "challenger", best.metrics, f"trained {best.model}"
-    )
     decision = decide(best.model, best.metrics, champion.metrics if champion else None)
+    registry.set_alias(name, "challenger", version.version)
+    # The gate's reason goes with the challenger row either way: a rejection is history too.
+    verdict = "promoted" if decision.promote else "not promoted"
+    raw_store.record_alias_change(
+        name,
+        version.version,
+        None,
+        "challenger",
+        best.metrics,
+        f"trained {best.model}; {verdict}: {decision.reason}",
+    )
+    registry.tag_version(name, version.version, "promotion", f"{verdict}: {decision.reason}")
     if decision.promote:
         registry.set_alias(name, "champion", version.version)
         raw_store.record_alias_change(

@@ -17,6 +17,8 @@ import pandas as pd
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
+# MLflow saves sklearn models with skops, which loads only types it is told to trust.
+TRUSTED_TYPES = ["tickerpulse.forecasting.per_ticker.PerTickerModel"]
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
@@ -98,6 +100,7 @@ class ModelRegistry:
                 signature=signature,
                 input_example=input_example,
                 pip_requirements=PIP_REQUIREMENTS,
+                skops_trusted_types=TRUSTED_TYPES,
                 registered_model_name=name,
             )
         version = str(info.registered_model_version)
@@ -127,6 +130,13 @@ class ModelRegistry:
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self.client.set_registered_model_alias(name, alias, version)
+
+    def run_url(self, ui_url: str, name: str, run_id: str) -> str:
+        """The run's page in the MLflow UI at `ui_url`."""
+        return f"{ui_url}/#/experiments/{self.experiment_id(name)}/runs/{run_id}"
+
+    def tag_version(self, name: str, version: str, key: str, value: str) -> None:
+        self.client.set_model_version_tag(name, version, key, value)
 
     def load(self, name: str, alias: str) -> Any:
         with self._fluent():

@@ -1,0 +1,68 @@
+"""One model across tickers, and a ticker's own model only where it helps.
+
+Whether a ticker's own model helps is decided inside `fit`, on the last part of that ticker's
+training rows (held out behind an embargo), so a walk-forward evaluation of this model stays
+honest: the choice never sees the evaluation's test block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+
+
+class PerTickerModel(RegressorMixin, BaseEstimator):
+    """Inputs carry a `ticker` column; rows of each ticker come in time order.
+
+    `estimator` is a template (cloned for the pool and each ticker), as in sklearn's own
+    meta-estimators, so the fitted model holds estimators only and saves with skops.
+    """
+
+    def __init__(
+        self,
+        estimator: Any,
+        embargo: int = 1,
+        holdout: float = 0.2,
+        min_rows: int = 500,
+    ) -> None:
+        self.estimator = estimator
+        self.embargo = embargo
+        self.holdout = holdout
+        self.min_rows = min_rows
+
+    def fit(self, X: pd.DataFrame, y: pd.Series | np.ndarray) -> PerTickerModel:
+        target = np.asarray(y, dtype=float)
+        tickers = X["ticker"].to_numpy()
+        position = X.groupby("ticker").cumcount().to_numpy()
+        size = X.groupby("ticker")["ticker"].transform("size").to_numpy()
+        cut = (size * (1 - self.holdout)).astype(int)
+        # Labels span `embargo` rows: the rows just before the cut would see into the holdout.
+        inner_train = position < cut - self.embargo
+        inner_test = position >= cut
+        pooled = clone(self.estimator).fit(X[inner_train], target[inner_train])
+        pooled_error = np.abs(target - pooled.predict(X))
+        self.own_: dict[str, Any] = {}
+        self.holdout_mae_: dict[str, tuple[float, float]] = {}
+        for ticker in np.unique(tickers[size >= self.min_rows]):
+            mine = tickers == ticker
+            own = clone(self.estimator).fit(X[mine & inner_train], target[mine & inner_train])
+            test = mine & inner_test
+            own_mae = float(np.abs(target[test] - own.predict(X[test])).mean())
+            pooled_mae = float(pooled_error[test].mean())
+            self.holdout_mae_[str(ticker)] = (own_mae, pooled_mae)
+            if own_mae < pooled_mae:
+                self.own_[str(ticker)] = clone(self.estimator).fit(X[mine], target[mine])
+        self.pooled_ = clone(self.estimator).fit(X, target)
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        predicted = np.asarray(self.pooled_.predict(X), dtype=float)
+        tickers = X["ticker"].to_numpy()
+        for ticker, model in self.own_.items():
+            mine = tickers == ticker
+            if mine.any():
+                predicted[mine] = model.predict(X[mine])
+        return predicted
