@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from prometheus_client import generate_latest
 
@@ -14,8 +15,8 @@ from realtime.publisher import publish_forever
 from serving import VERSION
 from serving.deps import Services
 from serving.errors import install_error_handlers
-from serving.metrics import record_request
-from serving.routes import forecasts, health, prices, tickers
+from serving.metrics import MODEL_LOAD_SECONDS, record_request, watch_stores
+from serving.routes import forecasts, health, models, predictions, prices, tickers
 from tickerpulse.settings import Settings, get_settings
 
 
@@ -30,6 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.from_settings(settings)
         app.state.services = services
+        watch_stores(services.bus, services.cache)
+        services.predictor.on_load = lambda name, seconds: MODEL_LOAD_SECONDS.labels(name).observe(
+            seconds
+        )
         # Embedded mode: the publisher is a task here, reading the registry without HTTP.
         publisher = asyncio.create_task(
             publish_forever(services.bus, _local_metrics, settings.metrics_interval_seconds)
@@ -38,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publisher.cancel()
         with suppress(asyncio.CancelledError):
             await publisher
+        # Events still buffered get a last chance to reach the broker.
+        await asyncio.to_thread(services.bus.close, 10.0)
 
     app = FastAPI(
         title="TickerPulse API",
@@ -47,7 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.middleware("http")(record_request)
-    for module in (tickers, prices, forecasts, health):
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["X-API-Key", "Content-Type"],
+    )
+    for module in (tickers, prices, forecasts, predictions, models, health):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -7,10 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings
-from tickerpulse.stores.cache import Cache, open_cache
+from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.cache import Cache, MemoryCache, open_cache
 from tickerpulse.stores.events import EventBus, open_bus
 from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 
 
@@ -21,15 +24,28 @@ class Services:
     warehouse: Warehouse
     cache: Cache
     bus: EventBus
+    registry: ModelRegistry
+    api_keys: ApiKeyStore
+    predictor: Predictor
+    verified_keys: MemoryCache
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        raw_store = RawStore(settings.raw_db_url)
+        warehouse = open_warehouse(settings.warehouse_url)
+        registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
         return cls(
             settings,
-            RawStore(settings.raw_db_url),
-            open_warehouse(settings.warehouse_url),
+            raw_store,
+            warehouse,
             open_cache(settings.cache_url),
             open_bus(settings.events_url),
+            registry,
+            ApiKeyStore(raw_store),
+            Predictor(
+                registry, warehouse, settings.model_name, settings.horizons, settings.exchange
+            ),
+            MemoryCache(max_entries=1000),
         )
 
 

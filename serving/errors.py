@@ -8,11 +8,32 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tickerpulse.errors import InvalidTicker, TickerPulseError, UnknownTicker
+from tickerpulse.predicting import NoModel, UnknownHorizon
 
 PROBLEM = "application/problem+json"
 
 
-def problem(request: Request, status: int, title: str, detail: str) -> JSONResponse:
+class Unauthorized(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    pass
+
+
+class RateLimited(Exception):
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def problem(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": title,
@@ -20,7 +41,7 @@ def problem(request: Request, status: int, title: str, detail: str) -> JSONRespo
         "detail": detail,
         "instance": request.url.path,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _describe(error: dict) -> str:
@@ -48,6 +69,32 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid_ticker(request: Request, error: TickerPulseError) -> JSONResponse:
         # Only a symbol given in a request body gets here; in a path it is an unknown ticker.
         return problem(request, 422, "Invalid ticker symbol", str(error))
+
+    @app.exception_handler(Unauthorized)
+    async def unauthorized(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 401, "API key required", str(error), {"WWW-Authenticate": "ApiKey"})
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 403, "Not allowed for this key", str(error))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, error: RateLimited) -> JSONResponse:
+        return problem(
+            request,
+            429,
+            "Too many requests",
+            f"{error}; retry in {error.retry_after} s",
+            {"Retry-After": str(error.retry_after)},
+        )
+
+    @app.exception_handler(UnknownHorizon)
+    async def unknown_horizon(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 422, "Horizon not served", str(error))
+
+    @app.exception_handler(NoModel)
+    async def no_model(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 503, "No model yet", str(error), {"Retry-After": "60"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -7,6 +7,11 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request, Response
 from prometheus_client import Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from tickerpulse.stores.cache import Cache
+from tickerpulse.stores.events import EventBus
 
 REQUESTS_TOTAL = Counter(
     "tickerpulse_http_requests_total",
@@ -25,6 +30,56 @@ CACHE_HITS_TOTAL = Counter(
 CACHE_MISSES_TOTAL = Counter(
     "tickerpulse_cache_misses_total", "Responses computed on a cache miss", ["kind"]
 )
+
+PREDICTIONS_TOTAL = Counter(
+    "tickerpulse_predictions_total",
+    "Online predictions served, by model and version",
+    ["model_name", "model_version"],
+)
+MODEL_LOAD_SECONDS = Histogram(
+    "tickerpulse_model_load_seconds",
+    "Time to load a champion from the registry",
+    ["model_name"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class StoreCollector(Collector):
+    """Counts kept by the stores themselves (the domain has no Prometheus), read at scrape."""
+
+    def __init__(self, bus: EventBus, cache: Cache) -> None:
+        self.bus, self.cache = bus, cache
+
+    def collect(self):
+        stats = self.bus.stats()
+        events = CounterMetricFamily(
+            "tickerpulse_events",
+            "Events by outcome: delivered, failed, dropped",
+            labels=["outcome"],
+        )
+        for outcome in ("delivered", "failed", "dropped"):
+            events.add_metric([outcome], stats[outcome])
+        yield events
+        yield GaugeMetricFamily(
+            "tickerpulse_events_buffered", "Events waiting for the broker", value=stats["buffered"]
+        )
+        yield CounterMetricFamily(
+            "tickerpulse_cache_errors",
+            "Cache calls that failed and were bypassed",
+            value=self.cache.errors,
+        )
+
+
+_collector: StoreCollector | None = None
+
+
+def watch_stores(bus: EventBus, cache: Cache) -> None:
+    """Report this app's bus and cache; a new app (as in tests) replaces the old one's."""
+    global _collector
+    if _collector is not None:
+        REGISTRY.unregister(_collector)
+    _collector = StoreCollector(bus, cache)
+    REGISTRY.register(_collector)
 
 
 async def record_request(

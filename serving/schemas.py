@@ -69,3 +69,52 @@ class Forecasts(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+
+
+class PredictionRequest(BaseModel):
+    ticker: str = Field(examples=["ACME"])
+    horizon: int = Field(1, ge=1, le=260, description="trading days ahead")
+
+
+class Prediction(Forecast):
+    id: str = Field(description="also the key of the event published to the predictions topic")
+    ticker: str
+
+
+class ModelVersion(BaseModel):
+    version: str
+    model: str = Field(description="naive, drift, ridge, ridge_per_ticker, gradient_boosting")
+    relative_mae: float = Field(description="walk-forward MAE / random walk MAE; < 1 beats it")
+    directional_accuracy: float
+    coverage_80: float
+    coverage_95: float
+    trained_window: str = Field(description="first and last date of the training data")
+    run_id: str
+
+
+class AliasChange(BaseModel):
+    version: str
+    from_alias: str | None
+    to_alias: str
+    reason: str
+    changed_at: dt.datetime
+
+
+class ModelScope(BaseModel):
+    name: str = Field(description="registered model: one per horizon")
+    horizon: int
+    champion: ModelVersion | None
+    challenger: ModelVersion | None
+    history: list[AliasChange]
+
+
+class Dependency(BaseModel):
+    name: str
+    ok: bool
+    required: bool = Field(description="a required dependency down makes the API not ready")
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    dependencies: list[Dependency]

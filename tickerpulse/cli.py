@@ -354,5 +354,62 @@ def tickers() -> None:
         typer.echo(f"{row['symbol']:<10} {row['source']:<10} {row['name']}")
 
 
+apikey = typer.Typer(help="API keys for the endpoints that write or compute.", no_args_is_help=True)
+app.add_typer(apikey, name="apikey")
+
+
+@apikey.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. web-page")],
+    role: Annotated[
+        str, typer.Option(help="client: predictions; admin: also tickers and training runs")
+    ] = "client",
+    rate: Annotated[int, typer.Option(min=1, help="Requests a minute before 429")] = 600,
+) -> None:
+    """Create a key and print it once: only its hash is stored."""
+    from tickerpulse.stores.api_keys import ApiKeyStore
+
+    try:
+        key = ApiKeyStore(_open_raw_store(get_settings())).create(name, role, rate)
+    except ValueError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    typer.echo(key)
+    typer.secho(
+        f"Key '{name}' ({role}, {rate}/min). Send it as the X-API-Key header; it is not shown again.",
+        err=True,
+    )
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """Every key: prefix, name, role, rate, and when it was revoked."""
+    from tickerpulse.stores.api_keys import ApiKeyStore
+
+    for row in ApiKeyStore(_open_raw_store(get_settings())).list():
+        revoked = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
+        typer.echo(
+            f"{row['prefix']}...  {row['name']:<20} {row['role']:<7} {row['rate_per_minute']:>6}/min  {revoked}"
+        )
+
+
+@apikey.command("revoke")
+def apikey_revoke(
+    prefix: Annotated[str, typer.Argument(help="The key, or its first 10 characters")],
+) -> None:
+    """Revoke a key; the API refuses it within 30 s."""
+    from tickerpulse.stores.api_keys import ApiKeyStore
+
+    try:
+        revoked = ApiKeyStore(_open_raw_store(get_settings())).revoke(prefix)
+    except ValueError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if not revoked:
+        typer.secho(f"No live key starts with {prefix[:10]!r}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {revoked} key(s).")
+
+
 if __name__ == "__main__":
     app()

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     demo_years: int = 10  # history `tickerpulse up` ingests for fetched tickers
     history_start: dt.date = dt.date(2006, 1, 3)  # first trading-day partition
 
+    # Browsers on these origins may call the API (the web page in development, say).
+    cors_origins: list[str] = ["http://127.0.0.1:5173", "http://localhost:5173"]
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dagster_port: int = 3000

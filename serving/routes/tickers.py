@@ -1,16 +1,31 @@
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from serving.deps import ServicesDep
 from serving.schemas import Ticker, TickerCreate
-from tickerpulse.queries import list_tickers
+from serving.security import AdminKey
+from tickerpulse.queries import known_ticker, list_tickers
 from tickerpulse.symbols import normalize_ticker
 
 router = APIRouter(prefix="/v1/tickers", tags=["tickers"])
 
 
-@router.get("", response_model=list[Ticker], summary="The active ticker universe")
-def get_tickers(services: ServicesDep) -> list[dict]:
-    return list_tickers(services.raw_store, services.warehouse)
+@router.get(
+    "", response_model=list[Ticker], summary="The active ticker universe, or a search in it"
+)
+def get_tickers(
+    services: ServicesDep,
+    q: Annotated[
+        str | None,
+        Query(max_length=40, description="symbol prefix or part of the name, any case"),
+    ] = None,
+) -> list[dict]:
+    rows = list_tickers(services.raw_store, services.warehouse)
+    if q:
+        needle = q.strip().upper()
+        rows = [r for r in rows if r["symbol"].startswith(needle) or needle in r["name"].upper()]
+    return rows
 
 
 @router.post(
@@ -20,7 +35,7 @@ def get_tickers(services: ServicesDep) -> list[dict]:
     summary="Add a ticker (or re-activate one); the Dagster universe sensor then fetches its history",
     responses={200: {"description": "the ticker was known and is active again"}},
 )
-def add_ticker(body: TickerCreate, services: ServicesDep, response: Response) -> dict:
+def add_ticker(body: TickerCreate, services: ServicesDep, response: Response, _: AdminKey) -> dict:
     symbol = normalize_ticker(body.symbol)
     created = services.raw_store.add_ticker(symbol, body.source, body.name)
     if not created:
@@ -28,3 +43,14 @@ def add_ticker(body: TickerCreate, services: ServicesDep, response: Response) ->
     response.headers["Location"] = f"/v1/prices/{symbol}"
     listed = {row["symbol"]: row for row in list_tickers(services.raw_store, services.warehouse)}
     return listed[symbol]
+
+
+@router.delete(
+    "/{ticker}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Deactivate a ticker: no more fetching or forecasts; its history is kept",
+)
+def deactivate_ticker(ticker: str, services: ServicesDep, _: AdminKey) -> Response:
+    symbol = known_ticker(services.raw_store, ticker)
+    services.raw_store.deactivate_ticker(symbol)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

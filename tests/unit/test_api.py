@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
+from tickerpulse.forecasting.models import CANDIDATES
 from tickerpulse.settings import Settings
 from tickerpulse.stores.warehouse import open_warehouse
 
@@ -66,7 +67,7 @@ def test_forecasts_carry_intervals_and_model_version(client: TestClient) -> None
         )
         assert forecast["model_version"] == "1"
         assert forecast["model_name"] == f"tickerpulse-price-h{forecast['horizon']}"
-        assert forecast["model"] in {"naive", "drift", "ridge"}
+        assert forecast["model"] in CANDIDATES
     assert forecasts[0]["target_date"] > forecasts[0]["as_of"]
 
 

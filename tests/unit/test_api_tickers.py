@@ -7,12 +7,19 @@ from orchestration.resources import RawStoreResource
 from orchestration.sensors import ticker_universe
 from serving.app import create_app
 from tickerpulse.settings import Settings
+from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.raw import RawStore
+
+
+def admin_headers(settings: Settings) -> dict[str, str]:
+    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("test-admin", role="admin")
+    return {"X-API-Key": key}
 
 
 def test_a_ticker_posted_to_the_api_gets_a_partition_and_its_history(
     store_settings: Settings,
 ) -> None:
-    with TestClient(create_app(store_settings)) as client:
+    with TestClient(create_app(store_settings), headers=admin_headers(store_settings)) as client:
         created = client.post(
             "/v1/tickers", json={"symbol": "msft", "source": "stooq", "name": "Microsoft"}
         )
@@ -42,7 +49,7 @@ def test_a_ticker_posted_to_the_api_gets_a_partition_and_its_history(
 
 
 def test_bad_tickers_are_refused_with_a_reason(store_settings: Settings) -> None:
-    with TestClient(create_app(store_settings)) as client:
+    with TestClient(create_app(store_settings), headers=admin_headers(store_settings)) as client:
         bad_symbol = client.post(
             "/v1/tickers", json={"symbol": "x'; DROP TABLE tickers--", "source": "stooq"}
         )
@@ -53,3 +60,22 @@ def test_bad_tickers_are_refused_with_a_reason(store_settings: Settings) -> None
         assert a_file.status_code == 422 and "source" in a_file.json()["detail"]
         assert client.post("/v1/tickers", json={"source": "stooq"}).status_code == 422
         assert client.get("/v1/tickers").json() == []
+
+
+def test_search_and_deactivate(store_settings: Settings) -> None:
+    with TestClient(create_app(store_settings), headers=admin_headers(store_settings)) as client:
+        for symbol, name in (("MSFT", "Microsoft"), ("MS", "Morgan Stanley"), ("AAPL", "Apple")):
+            client.post("/v1/tickers", json={"symbol": symbol, "source": "stooq", "name": name})
+        symbols = lambda q: [t["symbol"] for t in client.get("/v1/tickers", params={"q": q}).json()]  # noqa: E731
+        assert symbols("ms") == ["MS", "MSFT"]  # symbol prefix, any case
+        assert symbols("stan") == ["MS"]  # part of the name
+        assert symbols("x'; DROP TABLE tickers--") == []  # only a search that finds nothing
+        assert client.delete("/v1/tickers/MS").status_code == 204
+        assert symbols("ms") == ["MSFT"]
+        gone = client.delete("/v1/tickers/MS")
+        assert (
+            gone.status_code == 404 and gone.headers["content-type"] == "application/problem+json"
+        )
+        # Deactivated, not deleted: adding it again brings it back (200, not 201).
+        again = client.post("/v1/tickers", json={"symbol": "MS", "source": "stooq"})
+        assert again.status_code == 200

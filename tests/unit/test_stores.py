@@ -224,8 +224,17 @@ class TestMemoryBus:
         assert asyncio.run(scenario()) == (3, 3)
 
     def test_events_must_serialize(self) -> None:
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="not JSON"):
             asyncio.run(MemoryBus().publish("metrics", {"when": object()}))
+
+    def test_events_arrive_as_json_with_dates_as_iso_strings(self) -> None:
+        async def scenario() -> dict:
+            bus = MemoryBus()
+            async with bus.subscribe("predictions", group="workers") as shared:
+                await bus.publish("predictions", {"as_of": dt.date(2026, 11, 27)})
+                return await anext(shared)
+
+        assert asyncio.run(scenario()) == {"as_of": "2026-11-27"}
 
 
 def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> None:

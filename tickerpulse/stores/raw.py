@@ -120,6 +120,16 @@ class RawStore:
         with self.engine.connect() as connection:
             return [dict(row) for row in connection.execute(query).mappings()]
 
+    def deactivate_ticker(self, symbol: str) -> bool:
+        """Take a ticker out of the universe, keeping its history; False if it was not active."""
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                sa.update(tickers)
+                .where(tickers.c.symbol == symbol, tickers.c.active)
+                .values(active=False)
+            )
+        return bool(result.rowcount)
+
     def require_ticker(self, symbol: str) -> dict[str, Any]:
         row = self.ticker(symbol)
         if row is None:

@@ -141,3 +141,7 @@ class ModelRegistry:
     def load(self, name: str, alias: str) -> Any:
         with self._fluent():
             return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+
+    def load_version(self, name: str, version: str) -> Any:
+        with self._fluent():
+            return self.mlflow.sklearn.load_model(f"models:/{name}/{version}")

@@ -1,0 +1,31 @@
+import asyncio
+
+from fastapi import APIRouter
+
+from serving.deps import ServicesDep
+from serving.metrics import PREDICTIONS_TOTAL
+from serving.schemas import Prediction, PredictionRequest
+from serving.security import ClientKey
+from tickerpulse.queries import known_ticker
+
+router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
+
+
+@router.post(
+    "",
+    response_model=Prediction,
+    summary="Forecast one ticker now with the horizon's champion; published to `predictions`",
+    responses={
+        401: {"description": "no or invalid API key"},
+        404: {"description": "unknown ticker, or no features yet"},
+        429: {"description": "the key's rate limit; see Retry-After"},
+        503: {"description": "no champion model trained yet"},
+    },
+)
+async def predict(body: PredictionRequest, services: ServicesDep, key: ClientKey) -> dict:
+    symbol = known_ticker(services.raw_store, body.ticker)
+    # Model loads and warehouse reads block: off the event loop.
+    prediction = await asyncio.to_thread(services.predictor.predict, symbol, body.horizon)
+    PREDICTIONS_TOTAL.labels(prediction["model_name"], prediction["model_version"]).inc()
+    await services.bus.publish("predictions", {**prediction, "source": "online", "key": key.prefix})
+    return prediction

@@ -1,0 +1,87 @@
+"""Online predictions, the model registry view and readiness, on the materialized platform."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from tickerpulse.settings import Settings
+from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.raw import RawStore
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def client(platform_settings: Settings) -> Iterator[TestClient]:
+    key = ApiKeyStore(RawStore(platform_settings.raw_db_url)).create("predict-test")
+    with TestClient(create_app(platform_settings), headers={"X-API-Key": key}) as test_client:
+        yield test_client
+
+
+def test_an_online_prediction_is_the_champion_on_the_latest_features(client: TestClient) -> None:
+    batch = {f["horizon"]: f for f in client.get("/v1/forecasts/ACME").json()["forecasts"]}
+    for horizon in (1, 5):
+        response = client.post("/v1/predictions", json={"ticker": "acme", "horizon": horizon})
+        assert response.status_code == 200, response.text
+        online = response.json()
+        assert online["ticker"] == "ACME" and len(online["id"]) == 32
+        # The same champion on the same features as the batch forecast: the same numbers.
+        assert online["model_version"] == batch[horizon]["model_version"]
+        assert online["forecast"] == pytest.approx(batch[horizon]["forecast"], rel=1e-9)
+        assert online["interval_95"] == pytest.approx(batch[horizon]["interval_95"], rel=1e-9)
+        assert online["as_of"] == batch[horizon]["as_of"]
+    events = client.get("/metrics").text
+    assert (
+        'tickerpulse_predictions_total{model_name="tickerpulse-price-h1",model_version="1"} 1.0'
+        in events
+    )
+    assert 'tickerpulse_events_total{outcome="delivered"}' in events
+    assert "tickerpulse_model_load_seconds_count" in events
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "phrase"),
+    [
+        ({"ticker": "NOPE", "horizon": 1}, 404, "no ticker 'NOPE'"),
+        ({"ticker": "x'; DROP TABLE tickers--", "horizon": 1}, 404, "no ticker"),
+        ({"ticker": "ACME", "horizon": 3}, 422, "choose one of 1, 5"),
+        ({"ticker": "ACME", "horizon": 0}, 422, "horizon"),
+        ({"ticker": "ACME"}, 200, ""),  # horizon defaults to 1
+    ],
+)
+def test_bad_prediction_requests_get_a_reason(
+    client: TestClient, body: dict, status: int, phrase: str
+) -> None:
+    response = client.post("/v1/predictions", json=body)
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert phrase in response.json()["detail"]
+
+
+def test_predictions_need_a_key(platform_settings: Settings) -> None:
+    with TestClient(create_app(platform_settings)) as anonymous:
+        assert anonymous.post("/v1/predictions", json={"ticker": "ACME"}).status_code == 401
+
+
+def test_models_show_champion_challenger_and_history(client: TestClient) -> None:
+    scopes = client.get("/v1/models").json()
+    assert [s["name"] for s in scopes] == ["tickerpulse-price-h1", "tickerpulse-price-h5"]
+    for scope in scopes:
+        assert scope["champion"]["version"] == "1"
+        assert scope["champion"]["relative_mae"] <= 1.0
+        assert [(h["from_alias"], h["to_alias"]) for h in scope["history"]][:2] == [
+            (None, "challenger"),
+            ("challenger", "champion"),
+        ]
+
+
+def test_readyz_reports_each_dependency(client: TestClient) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    states = {d["name"]: d for d in response.json()["dependencies"]}
+    assert set(states) == {"raw_store", "warehouse", "cache", "events", "registry"}
+    assert all(d["ok"] for d in states.values())
+    assert states["raw_store"]["required"] and not states["cache"]["required"]

@@ -1,0 +1,129 @@
+"""Online forecasts: each horizon's champion on a ticker's latest features.
+
+Champions are loaded once per version and re-checked every `refresh_seconds`, so a promotion
+reaches a running API within that time without a restart; latest feature rows are cached per
+warehouse version of the ticker's features, so a new materialization is seen at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from tickerpulse.errors import TickerPulseError, UnknownTicker
+from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.training import registered_name
+from tickerpulse.stores.registry import ModelRegistry
+from tickerpulse.stores.warehouse import Warehouse
+
+
+class NoModel(TickerPulseError):
+    """No champion is registered for the horizon yet."""
+
+
+class UnknownHorizon(TickerPulseError):
+    pass
+
+
+@dataclass
+class Champion:
+    name: str
+    version: str
+    model: str
+    quantiles: dict[str, float]
+    estimator: Any
+    checked_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Predictor:
+    registry: ModelRegistry
+    warehouse: Warehouse
+    base_name: str
+    horizons: list[int]
+    exchange: str = "XNYS"
+    refresh_seconds: float = 30.0
+    on_load: Callable[[str, float], None] | None = None  # (model name, seconds), for metrics
+    _champions: dict[int, Champion] = field(default_factory=dict)
+    _features: dict[str, tuple[str, pd.DataFrame]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def champion(self, horizon: int) -> Champion:
+        if horizon not in self.horizons:
+            served = ", ".join(str(h) for h in self.horizons)
+            raise UnknownHorizon(f"horizon {horizon} is not served; choose one of {served}")
+        current = self._champions.get(horizon)
+        if current and time.monotonic() - current.checked_at < self.refresh_seconds:
+            return current
+        with self._lock:  # one loader at a time; the others wait and reuse its result
+            current = self._champions.get(horizon)
+            if current and time.monotonic() - current.checked_at < self.refresh_seconds:
+                return current
+            name = registered_name(self.base_name, horizon)
+            info = self.registry.by_alias(name, "champion")
+            if info is None:
+                raise NoModel(f"no champion for {name} yet: materialize price_model in Dagster")
+            if current and current.version == info.version:
+                current.checked_at = time.monotonic()
+                return current
+            started = time.perf_counter()
+            estimator = self.registry.load_version(name, info.version)
+            if self.on_load is not None:
+                self.on_load(name, time.perf_counter() - started)
+            quantiles = {key: info.metrics[key] for key in ("q80", "q95")}
+            loaded = Champion(
+                name, info.version, info.params.get("model", "?"), quantiles, estimator
+            )
+            self._champions[horizon] = loaded
+            return loaded
+
+    def latest_features(self, ticker: str) -> pd.DataFrame:
+        version = self.warehouse.version("price_features", ticker)
+        cached = self._features.get(ticker)
+        if cached and cached[0] == version:
+            return cached[1]
+        rows = self.warehouse.read("price_features", ticker)
+        if rows.empty:
+            raise UnknownTicker(f"{ticker} has no features yet: materialize price_features")
+        latest = rows.sort_values("date").tail(1).assign(ticker=ticker)
+        self._features[ticker] = (version, latest)
+        return latest
+
+    def predict(self, ticker: str, horizon: int) -> dict[str, Any]:
+        champion = self.champion(horizon)
+        forecasts, skipped = make_forecasts(
+            self.latest_features(ticker),
+            champion.estimator,
+            horizon,
+            champion.quantiles,
+            champion.name,
+            champion.version,
+            champion.model,
+            self.exchange,
+        )
+        if skipped:
+            raise UnknownTicker(
+                f"{ticker}'s latest features are incomplete (too little history): no forecast"
+            )
+        row = forecasts.iloc[0]
+        return {
+            "id": uuid.uuid4().hex,
+            "ticker": ticker,
+            "horizon": horizon,
+            "as_of": row["date"],
+            "target_date": row["target_date"],
+            "last_close": float(row["last_close"]),
+            "forecast": float(row["forecast"]),
+            "interval_80": {"lower": float(row["lower_80"]), "upper": float(row["upper_80"])},
+            "interval_95": {"lower": float(row["lower_95"]), "upper": float(row["upper_95"])},
+            "model_name": champion.name,
+            "model_version": champion.version,
+            "model": champion.model,
+            "created_at": row["created_at"],
+        }
