@@ -45,6 +45,30 @@ def postgres_server() -> Iterator[str]:
     yield started.stdout.strip().splitlines()[-1]
 
 
+def service_script(name: str, action: str = "start", timeout: int = 600) -> str:
+    """Run scripts/NAME.sh ACTION; its last line (the service's address) on success."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / f"{name}.sh"), action], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, f"scripts/{name}.sh {action} failed:\n{done.stderr}"
+    lines = done.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real Redis (Debian package), installed and started by the project's script."""
+    yield service_script("redis")
+    service_script("redis", "stop")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """A real single-node Kafka in KRaft mode (jars from Maven Central), from the project's script."""
+    yield service_script("kafka", timeout=900)
+    service_script("kafka", "stop")
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 endpoint (moto_server, standing in for MinIO), started by the project's script."""

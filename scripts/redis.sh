@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# A private Redis for the integration tests and full mode, on 127.0.0.1 only, keeping nothing
+# on disk (no RDB snapshots, no AOF).
+#   scripts/redis.sh start   install (Debian package) if missing, start; prints the URL
+#   scripts/redis.sh stop
+#   scripts/redis.sh url
+# Port 56379 (TP_REDIS_PORT); its folder and server.log in var/services/redis (TP_REDIS_DIR).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+port=${TP_REDIS_PORT:-56379}
+state=${TP_REDIS_DIR:-$root/var/services/redis}
+url="redis://127.0.0.1:$port/0"
+# shellcheck source=scripts/daemon.sh
+. "$root/scripts/daemon.sh"
+
+install_if_missing() {
+  if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    echo "Installing Redis (Debian package) ..." >&2
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+  fi
+}
+
+# Readiness for start_daemon: Redis speaks no HTTP.
+redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null)" = PONG ]; }
+
+start() {
+  install_if_missing
+  start_daemon redis-server "$state" cmd:redis_ready 30 \
+    redis-server --bind 127.0.0.1 --port "$port" --dir "$state" \
+    --save '' --appendonly no --daemonize no --logfile ''
+  echo "$url"
+}
+
+stop() { stop_daemon "$state" 10; }
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  url) echo "$url" ;;
+  *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+esac
