@@ -48,7 +48,10 @@ def postgres_server() -> Iterator[str]:
 def service_script(name: str, action: str = "start", timeout: int = 600) -> str:
     """Run scripts/NAME.sh ACTION; its last line (the service's address) on success."""
     done = subprocess.run(
-        [str(ROOT / "scripts" / f"{name}.sh"), action], capture_output=True, text=True, timeout=timeout
+        [str(ROOT / "scripts" / f"{name}.sh"), action],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert done.returncode == 0, f"scripts/{name}.sh {action} failed:\n{done.stderr}"
     lines = done.stdout.strip().splitlines()

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from tickerpulse.errors import TickerPulseError, UnknownTicker
-from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.forecast import forecast_record, make_forecasts
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse
@@ -111,19 +111,4 @@ class Predictor:
             raise UnknownTicker(
                 f"{ticker}'s latest features are incomplete (too little history): no forecast"
             )
-        row = forecasts.iloc[0]
-        return {
-            "id": uuid.uuid4().hex,
-            "ticker": ticker,
-            "horizon": horizon,
-            "as_of": row["date"],
-            "target_date": row["target_date"],
-            "last_close": float(row["last_close"]),
-            "forecast": float(row["forecast"]),
-            "interval_80": {"lower": float(row["lower_80"]), "upper": float(row["upper_80"])},
-            "interval_95": {"lower": float(row["lower_95"]), "upper": float(row["upper_95"])},
-            "model_name": champion.name,
-            "model_version": champion.version,
-            "model": champion.model,
-            "created_at": row["created_at"],
-        }
+        return {"id": uuid.uuid4().hex, "ticker": ticker, **forecast_record(forecasts.iloc[0])}

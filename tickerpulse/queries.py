@@ -8,6 +8,7 @@ from typing import Any, cast
 import pandas as pd
 
 from tickerpulse.errors import UnknownTicker
+from tickerpulse.forecasting.forecast import forecast_record
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.warehouse import Warehouse
 from tickerpulse.symbols import normalize_ticker
@@ -66,19 +67,4 @@ def latest_forecasts(warehouse: Warehouse, ticker: str) -> list[dict[str, Any]]:
     if frame.empty:
         return []
     latest = frame.sort_values("created_at").groupby("horizon").tail(1).sort_values("horizon")
-    return [
-        {
-            "horizon": int(row["horizon"]),
-            "as_of": row["date"],
-            "target_date": row["target_date"],
-            "last_close": float(row["last_close"]),
-            "forecast": float(row["forecast"]),
-            "interval_80": {"lower": float(row["lower_80"]), "upper": float(row["upper_80"])},
-            "interval_95": {"lower": float(row["lower_95"]), "upper": float(row["upper_95"])},
-            "model_name": row["model_name"],
-            "model_version": str(row["model_version"]),
-            "model": row["model"],
-            "created_at": row["created_at"],
-        }
-        for _, row in latest.iterrows()
-    ]
+    return [forecast_record(row) for _, row in latest.iterrows()]

@@ -68,3 +68,20 @@ def make_forecasts(
     out["model"] = model
     out["created_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return out[FORECAST_COLUMNS], skipped
+
+
+def forecast_record(row: pd.Series) -> dict[str, Any]:
+    """One forecast row as the API serves it: intervals nested, plain Python values."""
+    return {
+        "horizon": int(row["horizon"]),
+        "as_of": row["date"],
+        "target_date": row["target_date"],
+        "last_close": float(row["last_close"]),
+        "forecast": float(row["forecast"]),
+        "interval_80": {"lower": float(row["lower_80"]), "upper": float(row["upper_80"])},
+        "interval_95": {"lower": float(row["lower_95"]), "upper": float(row["upper_95"])},
+        "model_name": row["model_name"],
+        "model_version": str(row["model_version"]),
+        "model": row["model"],
+        "created_at": row["created_at"],
+    }
