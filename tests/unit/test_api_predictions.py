@@ -20,7 +20,19 @@ def client(platform_settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
+def served(client: TestClient, series: str) -> float:
+    """A metric's value now (metrics are process-wide: other tests may have counted too)."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+H1_SERIES = 'tickerpulse_predictions_total{model_name="tickerpulse-price-h1",model_version="1"}'
+
+
 def test_an_online_prediction_is_the_champion_on_the_latest_features(client: TestClient) -> None:
+    before = served(client, H1_SERIES)
     batch = {f["horizon"]: f for f in client.get("/v1/forecasts/ACME").json()["forecasts"]}
     for horizon in (1, 5):
         response = client.post("/v1/predictions", json={"ticker": "acme", "horizon": horizon})
@@ -32,11 +44,8 @@ def test_an_online_prediction_is_the_champion_on_the_latest_features(client: Tes
         assert online["forecast"] == pytest.approx(batch[horizon]["forecast"], rel=1e-9)
         assert online["interval_95"] == pytest.approx(batch[horizon]["interval_95"], rel=1e-9)
         assert online["as_of"] == batch[horizon]["as_of"]
+    assert served(client, H1_SERIES) == before + 1
     events = client.get("/metrics").text
-    assert (
-        'tickerpulse_predictions_total{model_name="tickerpulse-price-h1",model_version="1"} 1.0'
-        in events
-    )
     assert 'tickerpulse_events_total{outcome="delivered"}' in events
     assert "tickerpulse_model_load_seconds_count" in events
 
