@@ -168,3 +168,16 @@ def test_a_ticker_gets_its_own_model_only_where_it_beats_the_pooled_one() -> Non
     assert np.abs(truth - predicted)[own_rows].mean() < np.abs(truth - pooled)[own_rows].mean()
     # A ticker never seen in training is served by the pooled model.
     assert np.array_equal(predicted[~own_rows], pooled[~own_rows])
+
+
+def test_a_model_fitted_before_the_ticker_input_still_forecasts() -> None:
+    # Champions registered by earlier releases were fitted on the features alone.
+    complete = FEATURE_PANEL.dropna(subset=FEATURES)
+    from sklearn.linear_model import Ridge
+
+    old = Ridge().fit(complete[FEATURES], complete["ret_1"])
+    forecasts, skipped = make_forecasts(
+        FEATURE_PANEL, old, 1, {"q80": 1.3, "q95": 2.3}, "m", "1", "ridge"
+    )
+    assert skipped == [] and len(forecasts) == 4
+    assert (forecasts["forecast"] != forecasts["last_close"]).all()

@@ -11,7 +11,7 @@ import pandas as pd
 from tickerpulse.calendar import sessions_after
 from tickerpulse.features import FEATURES, latest_rows
 from tickerpulse.forecasting.evaluation import LEVELS, interval_scale
-from tickerpulse.forecasting.models import model_inputs
+from tickerpulse.forecasting.models import input_frame
 
 FORECAST_COLUMNS = [
     "ticker",
@@ -45,7 +45,7 @@ def make_forecasts(
     skipped = sorted(set(latest["ticker"]) - set(complete["ticker"]))
     if complete.empty:
         return pd.DataFrame(columns=FORECAST_COLUMNS), skipped
-    predicted = estimator.predict(complete[model_inputs(FEATURES)])
+    predicted = estimator.predict(input_frame(estimator, complete, FEATURES))
     scale = interval_scale(complete, horizon)
     close = complete["close"].to_numpy()
     out = pd.DataFrame(

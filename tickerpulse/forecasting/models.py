@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
 from sklearn.base import RegressorMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyRegressor
@@ -67,3 +68,10 @@ CANDIDATES: dict[str, Callable[[int], RegressorMixin]] = {
 
 def model_inputs(features: list[str]) -> list[str]:
     return ["ticker", *features]
+
+
+def input_frame(estimator: object, rows: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The columns this estimator was fitted on: models registered before the ticker column
+    joined the inputs still serve until a new champion replaces them."""
+    fitted = getattr(estimator, "feature_names_in_", None)
+    return rows[list(fitted)] if fitted is not None else rows[model_inputs(features)]
