@@ -16,7 +16,7 @@ from serving import VERSION
 from serving.deps import Services
 from serving.errors import install_error_handlers
 from serving.metrics import MODEL_LOAD_SECONDS, record_request, watch_stores
-from serving.routes import forecasts, health, models, predictions, prices, tickers
+from serving.routes import features, forecasts, health, models, predictions, prices, tickers
 from tickerpulse.settings import Settings, get_settings
 
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["X-API-Key", "Content-Type"],
     )
-    for module in (tickers, prices, forecasts, predictions, models, health):
+    for module in (tickers, prices, features, forecasts, predictions, models, health):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -34,12 +34,36 @@ class PriceBar(BaseModel):
     volume: float
 
 
-class Prices(BaseModel):
+class Page(BaseModel):
     ticker: str
-    start: dt.date | None
+    start: dt.date | None = Field(description="first day of this page's window (a cursor's day)")
     end: dt.date | None
     count: int
+    next_cursor: str | None = Field(
+        description="pass as `cursor` for the next page; null on the last page and without `start`"
+    )
+
+
+class Prices(Page):
     prices: list[PriceBar]
+
+
+class FeatureInfo(BaseModel):
+    name: str
+    description: str
+
+
+class FeatureRow(BaseModel):
+    date: dt.date
+    close: float
+    values: dict[str, float | None] = Field(
+        description="feature name -> value; null while a window is still warming up"
+    )
+
+
+class Features(Page):
+    features: list[FeatureInfo] = Field(description="the features models use, in their order")
+    rows: list[FeatureRow]
 
 
 class Interval(BaseModel):
