@@ -5,15 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+from celery import Celery
 from fastapi import Depends, Request
 
+from serving.jobs import QueueDepth, make_celery
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.cache import Cache, MemoryCache, open_cache
 from tickerpulse.stores.events import EventBus, open_bus
+from tickerpulse.stores.prediction_requests import PredictionRequestStore
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
+from tickerpulse.stores.training_runs import TrainingRunStore
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 
 
@@ -28,12 +32,17 @@ class Services:
     api_keys: ApiKeyStore
     predictor: Predictor
     verified_keys: MemoryCache
+    training_runs: TrainingRunStore
+    celery: Celery
+    queue_depth: QueueDepth
+    prediction_requests: PredictionRequestStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         raw_store = RawStore(settings.raw_db_url)
         warehouse = open_warehouse(settings.warehouse_url)
         registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
+        celery = make_celery(settings)
         return cls(
             settings,
             raw_store,
@@ -46,6 +55,10 @@ class Services:
                 registry, warehouse, settings.model_name, settings.horizons, settings.exchange
             ),
             MemoryCache(max_entries=1000),
+            TrainingRunStore(raw_store),
+            celery,
+            QueueDepth(celery),
+            PredictionRequestStore(raw_store.engine),
         )
 
 

@@ -21,6 +21,10 @@ class Forbidden(Exception):
     pass
 
 
+class ServiceUnavailable(Exception):
+    """A dependency the request needs (the task queue, say) cannot be reached."""
+
+
 class RateLimited(Exception):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
@@ -95,6 +99,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NoModel)
     async def no_model(request: Request, error: Exception) -> JSONResponse:
         return problem(request, 503, "No model yet", str(error), {"Retry-After": "60"})
+
+    @app.exception_handler(ServiceUnavailable)
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 503, "Service unavailable", str(error), {"Retry-After": "30"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

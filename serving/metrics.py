@@ -47,8 +47,8 @@ MODEL_LOAD_SECONDS = Histogram(
 class StoreCollector(Collector):
     """Counts kept by the stores themselves (the domain has no Prometheus), read at scrape."""
 
-    def __init__(self, bus: EventBus, cache: Cache) -> None:
-        self.bus, self.cache = bus, cache
+    def __init__(self, bus: EventBus, cache: Cache, queue_depth: Callable[[], float]) -> None:
+        self.bus, self.cache, self.queue_depth = bus, cache, queue_depth
 
     def collect(self):
         stats = self.bus.stats()
@@ -68,17 +68,22 @@ class StoreCollector(Collector):
             "Cache calls that failed and were bypassed",
             value=self.cache.errors,
         )
+        yield GaugeMetricFamily(
+            "tickerpulse_celery_queue_depth",
+            "Training tasks waiting in the Celery queue (NaN while the broker is unreachable)",
+            value=self.queue_depth(),
+        )
 
 
 _collector: StoreCollector | None = None
 
 
-def watch_stores(bus: EventBus, cache: Cache) -> None:
-    """Report this app's bus and cache; a new app (as in tests) replaces the old one's."""
+def watch_stores(bus: EventBus, cache: Cache, queue_depth: Callable[[], float]) -> None:
+    """Report this app's stores; a new app (as in tests) replaces the old one's."""
     global _collector
     if _collector is not None:
         REGISTRY.unregister(_collector)
-    _collector = StoreCollector(bus, cache)
+    _collector = StoreCollector(bus, cache, queue_depth)
     REGISTRY.register(_collector)
 
 

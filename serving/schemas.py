@@ -142,3 +142,55 @@ class Dependency(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     dependencies: list[Dependency]
+
+
+class TrainingRunCreate(BaseModel):
+    scope: str | None = Field(
+        None,
+        description="the registered model family to train (default: the configured one, "
+        "e.g. tickerpulse-price: every horizon)",
+    )
+
+
+class TrainingRun(BaseModel):
+    id: str
+    scope: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    progress: float = Field(ge=0, le=1, description="share of the Dagster run's steps done")
+    step: str = Field(description="what the run is doing, in words")
+    attempts: int = Field(description="worker attempts; above 1 when a lost worker was replaced")
+    dagster_run_id: str | None
+    dagster_run_url: str | None = Field(description="the run in the Dagster UI")
+    mlflow_run_ids: dict[str, str] = Field(description="horizon (h1, h5, ...) -> MLflow run id")
+    error: str | None
+    requested_by: str = Field(description="prefix of the API key that asked")
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class PredictionRequestCreate(BaseModel):
+    tickers: list[str] = Field(min_length=1, max_length=500, examples=[["ACME", "GOOG"]])
+    horizons: list[int] | None = Field(
+        None, min_length=1, max_length=20, description="default: every horizon served"
+    )
+
+
+class PredictionError(BaseModel):
+    ticker: str
+    horizon: int
+    detail: str
+
+
+class PredictionRequestStatus(BaseModel):
+    id: str
+    state: Literal["queued", "running", "done"]
+    tickers: list[str]
+    horizons: list[int]
+    total: int = Field(description="ticker x horizon predictions asked for")
+    done: int = Field(description="answered so far, predictions and errors")
+    failed: int
+    requested_by: str
+    created_at: dt.datetime
+    results: list[Prediction]
+    errors: list[PredictionError]

@@ -129,7 +129,7 @@ def up(
         )
         materialize_everything(settings, log_dir)
 
-    _echo_step(4, total, "Starting the Dagster UI, the MLflow UI and the API")
+    _echo_step(4, total, "Starting the Dagster UI, the MLflow UI, the API and the training worker")
     env = _platform_env(settings)
     services = [
         Service(
@@ -153,6 +153,26 @@ def up(
             ["uvicorn", "serving.app:app", "--host", host, "--port", str(settings.api_port)],
             f"http://{host}:{settings.api_port}/healthz",
             log_dir / "api.log",
+        ),
+        Service(
+            "training worker",
+            [
+                "celery",
+                "-A",
+                "serving.worker:celery_app",
+                "worker",
+                "-Q",
+                "training",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",  # also what prints "ready.", which tells us it consumes
+            ],
+            "",
+            log_dir / "worker.log",
+            ready_text=" ready.",
         ),
     ]
 

@@ -25,11 +25,15 @@ class Service:
     ready_url: str
     log_path: Path
     stop_signal: int = signal.SIGTERM
+    # For a process with no HTTP (the Celery worker): ready once its log shows this text.
+    ready_text: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log_start: int = field(default=0, repr=False)
 
     def start(self, env: dict[str, str], cwd: Path) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
+        self._log_start = log.tell()
         self.process = subprocess.Popen(
             self.command,
             cwd=cwd,
@@ -41,6 +45,10 @@ class Service:
         log.close()
 
     def is_ready(self) -> bool:
+        if self.ready_text:
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                return self.ready_text.encode() in log.read()
         try:
             with urllib.request.urlopen(self.ready_url, timeout=2) as response:
                 return bool(response.status == 200)

@@ -38,7 +38,12 @@ class Settings(BaseSettings):
     cache_ttl_seconds: float = 60.0
     events_url: str = "memory://"
     metrics_interval_seconds: float = 5.0
+    # Whether the API answers prediction requests itself. Unset: yes on the in-process bus
+    # (embedded), no on Kafka, where `python -m serving.prediction_worker` processes do.
+    prediction_worker_in_api: bool | None = None
     celery_broker_url: str = ""
+    # Redis broker: an unacknowledged training task is handed out again after this long.
+    celery_visibility_timeout_seconds: float = Field(3600.0, ge=1)
 
     inbox_s3_bucket: str = ""  # set to watch s3://bucket/prefix instead of var/inbox
     inbox_s3_prefix: str = "inbox/"
@@ -88,6 +93,12 @@ class Settings(BaseSettings):
         if not horizons or any(h < 1 for h in horizons):
             raise ValueError("HORIZONS must be a non-empty list of positive trading-day counts")
         return sorted(set(horizons))
+
+    @property
+    def answers_prediction_requests(self) -> bool:
+        if self.prediction_worker_in_api is not None:
+            return self.prediction_worker_in_api
+        return self.events_url.startswith("memory")
 
     @property
     def dagster_home(self) -> Path:

@@ -58,6 +58,8 @@ def price_model(
                     settings.mlflow_ui_url, outcome.model_name, outcome.version.run_id
                 )
             ),
+            # Plain text too: training runs requested through the API report it.
+            f"h{horizon}_mlflow_run_id": outcome.version.run_id,
             f"h{horizon}_relative_mae": outcome.best.metrics["relative_mae"],
             f"h{horizon}_coverage_80": outcome.best.metrics["coverage_80"],
         }

@@ -68,6 +68,31 @@ def launch_from_the_ui(port: int) -> str:
     return "TIMEOUT"
 
 
+def retrain_through_the_api(port: int, env: dict[str, str]) -> str:
+    """The retrain a person asks the API for: `up`'s own Celery worker carries it out."""
+    key = subprocess.run(
+        [str(ROOT / ".venv/bin/tickerpulse"), "apikey", "create", "ops", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/training-runs",
+        data=b"{}",
+        method="POST",
+        headers={"X-API-Key": key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        run = json.loads(response.read())
+    deadline = time.monotonic() + 240
+    while run["state"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(1)
+        run = get_json(f"http://127.0.0.1:{port}/v1/training-runs/{run['id']}")
+    assert run["state"] != "failed", run["error"]
+    return str(run["state"])
+
+
 def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "up-var"
     api_port, dagster_port, mlflow_port = free_port(), free_port(), free_port()
@@ -115,6 +140,7 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
         assert champion["model_version"]["version"] == forecast["forecasts"][0]["model_version"]
         assert len(processes_with(str(data_dir))) >= 3  # dagster dev and its children, uvicorn
         assert launch_from_the_ui(dagster_port) == "SUCCESS"
+        assert retrain_through_the_api(api_port, env) == "succeeded"
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         rest, _ = process.communicate(timeout=60)

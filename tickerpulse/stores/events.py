@@ -194,12 +194,28 @@ class KafkaBus:
         self._closing.set()
         self._poller.join(timeout=1)
 
+    def ensure_topic(self, topic: str, timeout_seconds: float = 10.0) -> None:
+        """Create the topic with the broker's default partitions, unless it exists."""
+        from confluent_kafka import KafkaError, KafkaException
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        future = admin.create_topics([NewTopic(topic, num_partitions=-1)])[topic]
+        try:
+            future.result(timeout=timeout_seconds)
+        except KafkaException as error:
+            if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+
     @asynccontextmanager
     async def subscribe(
         self, topic: str, group: str | None = None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         from confluent_kafka import Consumer
 
+        if group:
+            # A group cannot form on a topic that does not exist yet (no producer wrote to it).
+            await asyncio.to_thread(self.ensure_topic, topic)
         consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap_servers,
@@ -207,6 +223,9 @@ class KafkaBus:
                 "group.id": group or f"tickerpulse-listener-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest" if group else "latest",
                 "enable.auto.commit": True,
+                # An offset is committed only once the event was handled (below), so a
+                # consumer that dies mid-event leaves it for the group: at least once.
+                "enable.auto.offset.store": False,
             }
         )
         consumer.subscribe([topic])
@@ -220,6 +239,7 @@ class KafkaBus:
                     log.warning("Kafka consumer on %s: %s", topic, message.error())
                     continue
                 yield json.loads(message.value() or b"null")
+                consumer.store_offsets(message)
 
         try:
             yield events()

@@ -1,0 +1,67 @@
+"""The prediction worker: a consumer of `prediction-requests` in the group `prediction-workers`.
+
+Each message is answered with the horizons' champions and every prediction is published to
+`predictions`. Kafka spreads a topic's partitions over the group's members, so more workers
+(`python -m serving.prediction_worker`, one per process) answer more requests; embedded, the
+API runs the same loop as a task on its in-process bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from tickerpulse.answering import PREDICTIONS_TOPIC, REQUESTS_TOPIC, WORKER_GROUP, answer
+from tickerpulse.predicting import Predictor
+from tickerpulse.settings import Settings, get_settings
+from tickerpulse.stores.events import EventBus, open_bus
+from tickerpulse.stores.prediction_requests import PredictionRequestStore
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.registry import ModelRegistry
+from tickerpulse.stores.warehouse import open_warehouse
+
+log = logging.getLogger(__name__)
+
+
+async def answer_requests(
+    bus: EventBus, predictor: Predictor, store: PredictionRequestStore
+) -> None:
+    async with bus.subscribe(REQUESTS_TOPIC, group=WORKER_GROUP) as messages:
+        async for message in messages:
+            try:
+                # Model loads and warehouse reads block: off the event loop.
+                predictions = await asyncio.to_thread(answer, message, predictor, store)
+            except Exception:  # one bad message must not stop the worker
+                log.exception("prediction request message not answered: %s", message)
+                continue
+            for prediction in predictions:
+                await bus.publish(PREDICTIONS_TOPIC, prediction)
+
+
+def predictor_for(settings: Settings) -> Predictor:
+    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
+    warehouse = open_warehouse(settings.warehouse_url)
+    return Predictor(registry, warehouse, settings.model_name, settings.horizons, settings.exchange)
+
+
+async def main() -> None:
+    settings = get_settings()
+    bus = open_bus(settings.events_url)
+    store = PredictionRequestStore(RawStore(settings.raw_db_url).engine)
+    worker = asyncio.create_task(answer_requests(bus, predictor_for(settings), store))
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, worker.cancel)
+    log.info("answering %s in group %s", REQUESTS_TOPIC, WORKER_GROUP)
+    try:
+        await worker
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await asyncio.to_thread(bus.close, 10.0)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(main())

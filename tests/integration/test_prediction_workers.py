@@ -1,0 +1,100 @@
+"""Asynchronous prediction requests on a real Kafka broker, answered by a consumer group of
+two worker processes (`python -m serving.prediction_worker`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from tests.conftest import ROOT
+from tests.integration.test_serving_services import consume_ids
+from tickerpulse.answering import WORKER_GROUP
+from tickerpulse.settings import Settings
+from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.raw import RawStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+TICKERS = ["ACME", "GLOBEX", "GOOG", "INITECH", "SPX"]
+
+
+@pytest.fixture
+def workers(
+    materialized_platform: Path, kafka_bootstrap: str, tmp_path: Path
+) -> Iterator[list[subprocess.Popen]]:
+    env = os.environ | {
+        "TICKERPULSE_DATA_DIR": str(materialized_platform),
+        "EVENTS_URL": f"kafka://{kafka_bootstrap}",
+    }
+    started = []
+    for number in range(2):
+        log = (tmp_path / f"worker-{number}.log").open("wb")
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "serving.prediction_worker"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    yield started
+    for process in started:
+        process.send_signal(signal.SIGTERM)
+    for process in started:
+        assert process.wait(30) == 0, "a worker did not stop cleanly on SIGTERM"
+
+
+def group_members(bootstrap: str, seconds: float) -> int:
+    """Members of the worker group once both joined (or what there is after `seconds`)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + seconds
+    members = 0
+    while time.monotonic() < deadline:
+        future = admin.describe_consumer_groups([WORKER_GROUP])[WORKER_GROUP]
+        group = future.result(timeout=10)
+        members = len(group.members)
+        if members == 2 and str(group.state).endswith("STABLE"):
+            return members
+        time.sleep(1)
+    return members
+
+
+def test_a_consumer_group_of_workers_answers_a_request(
+    platform_settings: Settings,
+    kafka_bootstrap: str,
+    workers: list[subprocess.Popen],
+) -> None:
+    settings = platform_settings.model_copy(
+        update={"events_url": f"kafka://{kafka_bootstrap}", "prediction_worker_in_api": None}
+    )
+    assert not settings.answers_prediction_requests  # on Kafka the workers do
+    assert group_members(kafka_bootstrap, 90) == 2
+    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("kafka-batch")
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
+        accepted = client.post("/v1/prediction-requests", json={"tickers": TICKERS})
+        assert accepted.status_code == 202
+        request_id = accepted.json()["id"]
+        deadline = time.monotonic() + 120
+        status = accepted.json()
+        while status["state"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = client.get(f"/v1/prediction-requests/{request_id}").json()
+    assert status["state"] == "done", status
+    assert status["done"] == 10 and status["failed"] == 0
+    assert {(r["ticker"], r["horizon"]) for r in status["results"]} == {
+        (t, h) for t in TICKERS for h in (1, 5)
+    }
+    # Every answer was also published to `predictions`, for the relay's subscribers.
+    wanted = {f"{request_id}-{t}-{h}" for t in TICKERS for h in (1, 5)}
+    assert set(consume_ids(kafka_bootstrap, "predictions", wanted, 60)) == wanted
+    assert all(process.poll() is None for process in workers)

@@ -1,0 +1,60 @@
+"""Training runs in the raw store: one active run per scope, and exactly one worker per run."""
+
+import datetime as dt
+import time
+
+from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.training_runs import TrainingRunStore
+
+STALE = dt.timedelta(seconds=0.5)
+
+
+def test_a_second_submission_for_a_training_scope_returns_the_active_run(
+    raw_store: RawStore,
+) -> None:
+    runs = TrainingRunStore(raw_store)
+    first, created = runs.submit("tickerpulse-price", "tp_admin")
+    again, created_again = runs.submit("tickerpulse-price", "tp_other")
+    other_scope, created_other = runs.submit("another-model")
+    assert created and not created_again and created_other
+    assert again.id == first.id and again.requested_by == "tp_admin"
+    assert other_scope.id != first.id
+    assert first.state == "queued" and first.progress == 0.0
+
+
+def test_a_finished_run_frees_its_scope(raw_store: RawStore) -> None:
+    runs = TrainingRunStore(raw_store)
+    first, _ = runs.submit("tickerpulse-price")
+    runs.finish(first.id, False, "no features yet")
+    second, created = runs.submit("tickerpulse-price")
+    assert created and second.id != first.id
+    assert runs.require(first.id).error == "no features yet"
+    assert [r.id for r in runs.recent()] == [second.id, first.id]
+
+
+def test_only_one_worker_claims_a_run_until_its_heartbeat_goes_stale(raw_store: RawStore) -> None:
+    runs = TrainingRunStore(raw_store)
+    run, _ = runs.submit("tickerpulse-price")
+    assert runs.claim(run.id, "dagster-1", STALE)
+    assert not runs.claim(run.id, "dagster-2", STALE)  # the first worker is alive
+    runs.beat(run.id, 0.5, "4 of 8 steps done")
+    assert runs.require(run.id).progress == 0.5
+    time.sleep(0.7)  # no beat for longer than STALE: that worker is gone
+    assert runs.claim(run.id, "dagster-2", STALE)
+    taken = runs.require(run.id)
+    assert taken.attempts == 2 and taken.dagster_run_id == "dagster-2" and taken.progress == 0.0
+    runs.finish(run.id, True, mlflow_run_ids={"h1": "abc"})
+    assert not runs.claim(run.id, "dagster-3", STALE)  # finished runs are never taken again
+    done = runs.require(run.id)
+    assert (
+        done.state == "succeeded" and done.progress == 1.0 and done.mlflow_run_ids == {"h1": "abc"}
+    )
+
+
+def test_a_released_run_can_be_claimed_again_at_once(raw_store: RawStore) -> None:
+    runs = TrainingRunStore(raw_store)
+    run, _ = runs.submit("tickerpulse-price")
+    assert runs.claim(run.id, "dagster-1", dt.timedelta(hours=1))
+    runs.release(run.id, "OperationalError: database restarting")
+    assert runs.claim(run.id, "dagster-2", dt.timedelta(hours=1))
+    assert runs.require(run.id).error is None
