@@ -1,1 +1,1 @@
-"""Realtime: the metrics publisher now; the Kafka -> WebSocket relay and anomaly detector next."""
+"""Realtime: the metrics publisher, the Kafka -> WebSocket relay (hub + /v1/stream), alerts."""

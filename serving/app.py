@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from prometheus_client import generate_latest
 
-from realtime.publisher import publish_forever
+from realtime.hub import Hub
+from realtime.relay import stream_router
+from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
 from serving import VERSION
 from serving.deps import Services
 from serving.errors import install_error_handlers
@@ -36,8 +38,14 @@ async def _local_metrics() -> str:
     return (await asyncio.to_thread(generate_latest)).decode()
 
 
+def _key_is_valid(websocket: WebSocket, token: str) -> bool:
+    services: Services = websocket.app.state.services
+    return services.api_keys.verify(token) is not None
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    hub = Hub()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -47,11 +55,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.predictor.on_load = lambda name, seconds: MODEL_LOAD_SECONDS.labels(name).observe(
             seconds
         )
-        # Embedded mode: the publisher is a task here, reading the registry without HTTP.
-        publisher = asyncio.create_task(
-            publish_forever(services.bus, _local_metrics, settings.metrics_interval_seconds)
-        )
-        background = [publisher]
+        background = []
+        if settings.runs_realtime_in_api:
+            # Embedded: the relay and the publisher are tasks here; the publisher reads the
+            # registry without HTTP.
+            watch_hub(hub)
+            background += realtime_tasks(services.bus, hub, settings, _local_metrics, None)
         if settings.answers_prediction_requests:
             background.append(
                 asyncio.create_task(
@@ -59,10 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
         yield
-        for task in background:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(background)
         # Events still buffered get a last chance to reach the broker.
         await asyncio.to_thread(services.bus.close, 10.0)
 
@@ -80,6 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["GET", "POST", "DELETE"],
         allow_headers=["X-API-Key", "Content-Type"],
     )
+    if settings.runs_realtime_in_api:
+        app.include_router(
+            stream_router(lambda _ws: hub, _key_is_valid, settings.stream_heartbeat_seconds)
+        )
     for module in (
         tickers,
         prices,

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     # Whether the API answers prediction requests itself. Unset: yes on the in-process bus
     # (embedded), no on Kafka, where `python -m serving.prediction_worker` processes do.
     prediction_worker_in_api: bool | None = None
+    # Whether the API runs the relay (/v1/stream) and the metrics publisher itself. Unset:
+    # yes on the in-process bus; on Kafka they are services of their own (realtime.service).
+    realtime_in_api: bool | None = None
+    relay_group: str = "tickerpulse-relay"  # Kafka consumer groups <this>-<topic>
+    relay_port: int = 8001
+    stream_heartbeat_seconds: float = Field(15.0, gt=0)
     celery_broker_url: str = ""
     # Redis broker: an unacknowledged training task is handed out again after this long.
     celery_visibility_timeout_seconds: float = Field(3600.0, ge=1)
@@ -98,6 +104,12 @@ class Settings(BaseSettings):
     def answers_prediction_requests(self) -> bool:
         if self.prediction_worker_in_api is not None:
             return self.prediction_worker_in_api
+        return self.events_url.startswith("memory")
+
+    @property
+    def runs_realtime_in_api(self) -> bool:
+        if self.realtime_in_api is not None:
+            return self.realtime_in_api
         return self.events_url.startswith("memory")
 
     @property

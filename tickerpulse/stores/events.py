@@ -35,11 +35,14 @@ TOPICS = ("prediction-requests", "predictions", "metrics", "alerts", "forecasts-
 class EventBus(Protocol):
     async def publish(self, topic: str, event: dict[str, Any]) -> None: ...
 
-    def subscribe(self, topic: str, group: str | None = None) -> Any:
+    def subscribe(
+        self, topic: str, group: str | None = None, from_beginning: bool | None = None
+    ) -> Any:
         """An async context manager yielding an async iterator of events.
 
         With a group, subscribers share the topic's events (a consumer group); without, each
-        gets every event published from now on.
+        gets every event published from now on. `from_beginning` says where a group that has
+        no committed place yet starts (default: the beginning for a group).
         """
         ...
 
@@ -79,7 +82,7 @@ class MemoryBus:
 
     @asynccontextmanager
     async def subscribe(
-        self, topic: str, group: str | None = None
+        self, topic: str, group: str | None = None, from_beginning: bool | None = None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         if group is not None:
             # Members of a group share one queue: each event reaches one of them.
@@ -209,7 +212,7 @@ class KafkaBus:
 
     @asynccontextmanager
     async def subscribe(
-        self, topic: str, group: str | None = None
+        self, topic: str, group: str | None = None, from_beginning: bool | None = None
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         from confluent_kafka import Consumer
 
@@ -221,7 +224,11 @@ class KafkaBus:
                 "bootstrap.servers": self.bootstrap_servers,
                 # No group: a private one that starts at the end, like a broadcast listener.
                 "group.id": group or f"tickerpulse-listener-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest" if group else "latest",
+                # A group's first start: from the beginning (workers must see every request)
+                # unless told otherwise; a private listener starts at the end.
+                "auto.offset.reset": "earliest"
+                if (group if from_beginning is None else from_beginning)
+                else "latest",
                 "enable.auto.commit": True,
                 # An offset is committed only once the event was handled (below), so a
                 # consumer that dies mid-event leaves it for the group: at least once.

@@ -1,0 +1,62 @@
+"""The realtime parts as tasks, and the relay as its own service: `uvicorn realtime.service:app`.
+
+Embedded, the API runs `realtime_tasks` itself on the in-process bus and mounts the stream.
+In full mode this module's app is the ws_monitor: it consumes `predictions`, `metrics` and
+`alerts` from Kafka in the consumer groups `<RELAY_GROUP>-<topic>` and serves `/v1/stream`,
+`/healthz` and `/metrics`; `python -m realtime.publisher` scrapes the API into `metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Response, WebSocket
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from realtime.hub import Hub
+from realtime.relay import stream_router
+from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
+from tickerpulse.settings import Settings, get_settings
+from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.events import open_bus
+from tickerpulse.stores.raw import RawStore
+
+
+def key_is_valid(websocket: WebSocket, token: str) -> bool:
+    keys: ApiKeyStore = websocket.app.state.api_keys
+    return keys.verify(token) is not None
+
+
+def create_relay_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    hub = Hub()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bus = open_bus(settings.events_url)
+        app.state.api_keys = ApiKeyStore(RawStore(settings.raw_db_url))
+        watch_hub(hub)
+        tasks = realtime_tasks(bus, hub, settings, None, settings.relay_group)
+        yield
+        await stop_tasks(tasks)
+        await asyncio.to_thread(bus.close, 5.0)
+
+    app = FastAPI(title="TickerPulse relay", lifespan=lifespan)
+    app.include_router(
+        stream_router(lambda _ws: hub, key_is_valid, settings.stream_heartbeat_seconds)
+    )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, object]:
+        return {"status": "ok", "clients": hub.subscribers, "seq": hub.seq}
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+app = create_relay_app()

@@ -1,0 +1,71 @@
+"""The realtime parts as tasks of whichever process runs them: the API (embedded) or the relay."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import REGISTRY, Collector
+
+from realtime.hub import Hub
+from realtime.publisher import publish_forever
+from realtime.relay import relay_topics
+from tickerpulse.settings import Settings
+from tickerpulse.stores.events import EventBus
+
+
+class HubCollector(Collector):
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def collect(self):
+        yield GaugeMetricFamily(
+            "tickerpulse_stream_clients", "WebSocket clients subscribed", value=self.hub.subscribers
+        )
+        yield CounterMetricFamily(
+            "tickerpulse_stream_deliveries",
+            "Messages queued to WebSocket clients",
+            value=self.hub.delivered,
+        )
+        yield CounterMetricFamily(
+            "tickerpulse_stream_duplicates",
+            "Redelivered events the relay recognized and did not pass on",
+            value=self.hub.duplicates,
+        )
+
+
+_collector: HubCollector | None = None
+
+
+def watch_hub(hub: Hub) -> None:
+    global _collector
+    if _collector is not None:
+        REGISTRY.unregister(_collector)
+    _collector = HubCollector(hub)
+    REGISTRY.register(_collector)
+
+
+def realtime_tasks(
+    bus: EventBus,
+    hub: Hub,
+    settings: Settings,
+    scrape: Callable[[], Awaitable[str]] | None,
+    group: str | None,
+) -> list[asyncio.Task]:
+    """The relay's consumers, and the metrics publisher when given a scrape."""
+    tasks = [asyncio.create_task(relay_topics(bus, hub, group))]
+    if scrape is not None:
+        tasks.append(
+            asyncio.create_task(publish_forever(bus, scrape, settings.metrics_interval_seconds))
+        )
+    return tasks
+
+
+async def stop_tasks(tasks: list[asyncio.Task]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with suppress(asyncio.CancelledError):
+            await task
