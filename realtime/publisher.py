@@ -45,3 +45,48 @@ async def publish_forever(
         except Exception:
             log.exception("metrics scrape failed; retrying in %.0f s", interval_seconds)
         await asyncio.sleep(interval_seconds)
+
+
+def http_scrape(url: str, timeout_seconds: float = 3.0) -> Callable[[], Awaitable[str]]:
+    import httpx
+
+    client = httpx.AsyncClient(timeout=timeout_seconds)
+
+    async def scrape() -> str:
+        response = await client.get(url)
+        response.raise_for_status()
+        return response.text
+
+    return scrape
+
+
+async def main(url: str) -> None:
+    import signal
+
+    from tickerpulse.settings import get_settings
+    from tickerpulse.stores.events import open_bus
+
+    settings = get_settings()
+    bus = open_bus(settings.events_url)
+    task = asyncio.create_task(
+        publish_forever(bus, http_scrape(url), settings.metrics_interval_seconds)
+    )
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, task.cancel)
+    log.info("publishing %s to %s every %.0f s", url, TOPIC, settings.metrics_interval_seconds)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        await asyncio.to_thread(bus.close, 5.0)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Scrape the API's /metrics into Kafka's `metrics`")
+    parser.add_argument("--url", default="http://127.0.0.1:8000/metrics")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(main(parser.parse_args().url))

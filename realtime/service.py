@@ -22,6 +22,7 @@ from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import open_bus
 from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.warehouse import open_warehouse
 
 
 def key_is_valid(websocket: WebSocket, token: str) -> bool:
@@ -38,7 +39,8 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
         bus = open_bus(settings.events_url)
         app.state.api_keys = ApiKeyStore(RawStore(settings.raw_db_url))
         watch_hub(hub)
-        tasks = realtime_tasks(bus, hub, settings, None, settings.relay_group)
+        warehouse = open_warehouse(settings.warehouse_url)
+        tasks = realtime_tasks(bus, hub, settings, None, settings.relay_group, warehouse)
         yield
         await stop_tasks(tasks)
         await asyncio.to_thread(bus.close, 5.0)

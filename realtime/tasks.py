@@ -9,11 +9,13 @@ from contextlib import suppress
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
+from realtime.alerts import detect_anomalies
 from realtime.hub import Hub
 from realtime.publisher import publish_forever
 from realtime.relay import relay_topics
 from tickerpulse.settings import Settings
 from tickerpulse.stores.events import EventBus
+from tickerpulse.stores.warehouse import Warehouse
 
 
 class HubCollector(Collector):
@@ -53,9 +55,15 @@ def realtime_tasks(
     settings: Settings,
     scrape: Callable[[], Awaitable[str]] | None,
     group: str | None,
+    warehouse: Warehouse | None,
 ) -> list[asyncio.Task]:
-    """The relay's consumers, and the metrics publisher when given a scrape."""
-    tasks = [asyncio.create_task(relay_topics(bus, hub, group))]
+    """The relay's consumers and the anomaly detector; the metrics publisher given a scrape."""
+    tasks = [
+        asyncio.create_task(relay_topics(bus, hub, group)),
+        asyncio.create_task(
+            detect_anomalies(bus, warehouse, settings.anomaly_check_seconds, group)
+        ),
+    ]
     if scrape is not None:
         tasks.append(
             asyncio.create_task(publish_forever(bus, scrape, settings.metrics_interval_seconds))

@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Embedded: the relay and the publisher are tasks here; the publisher reads the
             # registry without HTTP.
             watch_hub(hub)
-            background += realtime_tasks(services.bus, hub, settings, _local_metrics, None)
+            background += realtime_tasks(
+                services.bus, hub, settings, _local_metrics, None, services.warehouse
+            )
         if settings.answers_prediction_requests:
             background.append(
                 asyncio.create_task(

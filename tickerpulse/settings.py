@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     relay_group: str = "tickerpulse-relay"  # Kafka consumer groups <this>-<topic>
     relay_port: int = 8001
     stream_heartbeat_seconds: float = Field(15.0, gt=0)
+    anomaly_check_seconds: float = Field(300.0, gt=0)  # daily-data checks; metrics as they come
     celery_broker_url: str = ""
     # Redis broker: an unacknowledged training task is handed out again after this long.
     celery_visibility_timeout_seconds: float = Field(3600.0, ge=1)

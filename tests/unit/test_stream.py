@@ -88,3 +88,24 @@ def test_a_client_can_subscribe_later_and_resume_after_a_reconnect(client: TestC
     query = f"channels=predictions:GLOBEX&last_seq={last['seq']}"
     with client.websocket_connect(f"/v1/stream?{query}") as websocket:
         assert [websocket.receive_json()["data"]["id"] for _ in missed] == missed
+
+
+def test_stale_tickers_raise_explained_alerts_on_the_alerts_channel(
+    client: TestClient, key: str
+) -> None:
+    # GOOG's and SPX's files end years ago: the detector's first daily check says so. A
+    # client from before (last_seq=0) gets the ring: a gap notice, then what it holds.
+    query = f"channels=alerts&token={key}&last_seq=0"
+    with client.websocket_connect(f"/v1/stream?{query}") as websocket:
+        alerts: dict[str, dict] = {}
+        for _ in range(500):  # bounded: a missing alert fails, not hangs
+            if not {"ticker:GOOG", "ticker:SPX"} - set(alerts):
+                break
+            message = websocket.receive_json()
+            if message["type"] == "event" and message["data"]["metric"] == "sessions_behind":
+                alerts[message["data"]["subject"]] = message["data"]
+    goog = alerts["ticker:GOOG"]
+    assert goog["state"] == "firing" and goog["severity"] == "critical"
+    assert goog["value"] > 3000  # sessions since 2013-03-01
+    assert "GOOG" in goog["reason"] and str(int(goog["value"])) in goog["reason"].replace(",", "")
+    assert "ticker:ACME" not in alerts  # the synthetic tickers are up to date

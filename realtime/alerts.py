@@ -1,0 +1,68 @@
+"""The anomaly detector as a task: metrics snapshots and the warehouse in, `alerts` out.
+
+Snapshots are judged as they arrive; the daily checks (price moves, freshness, forecast
+error) read the warehouse every `check_seconds`. The detector is not thread-safe, so it is
+only called from this task's loop; the warehouse reads run in a thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+import pandas as pd
+
+from tickerpulse.anomaly import AnomalyDetector
+from tickerpulse.stores.events import EventBus
+from tickerpulse.stores.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+TOPIC = "alerts"
+HISTORY_DAYS = 200  # enough sessions for the trailing sigma and 60 realized forecasts
+
+
+def _recent(warehouse: Warehouse) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The last HISTORY_DAYS of every ticker, and the tail of those that stopped before it:
+    a ticker whose data stopped long ago is exactly the stale one to report."""
+    start = dt.date.today() - dt.timedelta(days=HISTORY_DAYS)
+    prices = warehouse.read("clean_prices", start=start)
+    seen = set(prices["ticker"]) if not prices.empty else set()
+    stopped = [t for t in warehouse.summary("clean_prices")["ticker"] if t not in seen]
+    tails = [warehouse.read("clean_prices", ticker).tail(90) for ticker in stopped]
+    prices = pd.concat([prices, *tails], ignore_index=True) if tails else prices
+    return prices, warehouse.read("price_forecasts")
+
+
+async def _publish(bus: EventBus, alerts: list) -> None:
+    for alert in alerts:
+        await bus.publish(TOPIC, alert.to_event())
+
+
+async def detect_anomalies(
+    bus: EventBus,
+    warehouse: Warehouse | None,
+    check_seconds: float,
+    group: str | None,
+    detector: AnomalyDetector | None = None,
+) -> None:
+    detector = detector or AnomalyDetector()
+
+    async def judge_metrics() -> None:
+        async with bus.subscribe(
+            "metrics", group=f"{group}-detector" if group else None, from_beginning=False
+        ) as snapshots:
+            async for snapshot in snapshots:
+                if isinstance(snapshot, dict):
+                    await _publish(bus, detector.observe_metrics(snapshot))
+
+    async def check_data() -> None:
+        while warehouse is not None:
+            try:
+                prices, forecasts = await asyncio.to_thread(_recent, warehouse)
+                await _publish(bus, detector.check_data(prices, forecasts))
+            except Exception:  # a warehouse hiccup: the next check tries again
+                log.exception("daily anomaly checks failed; retrying in %.0f s", check_seconds)
+            await asyncio.sleep(check_seconds)
+
+    await asyncio.gather(judge_metrics(), check_data())
