@@ -17,7 +17,7 @@ from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
 from serving import VERSION
 from serving.deps import Services
 from serving.errors import install_error_handlers
-from serving.metrics import MODEL_LOAD_SECONDS, record_request, watch_stores
+from serving.metrics import MODEL_LOAD_SECONDS, RequestMetrics, watch_stores
 from serving.prediction_worker import answer_requests
 from serving.routes import (
     features,
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.middleware("http")(record_request)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -1,26 +1,70 @@
-"""Read-through cache for warehouse reads, keyed on the data's version so rewrites invalidate."""
+"""Read-through caching of warehouse reads, keyed on the data's version so rewrites invalidate.
+
+Two levels: this process's memory in front of the shared cache (Redis in full mode; in
+embedded mode they are one and the same). Keys carry the version token, so neither level
+can serve data older than the warehouse's; the TTL only bounds memory. Whole responses are
+kept as JSON text, so a hit costs no validation or serialization.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from fastapi import Response
+from pydantic import BaseModel
 
 from serving.deps import Services
 from serving.metrics import CACHE_HITS_TOTAL, CACHE_MISSES_TOTAL
 
 T = TypeVar("T")
+JSON = "application/json"
+
+
+def _key(services: Services, kind: str, table: str, ticker: str, key: str) -> str:
+    return f"{kind}:{ticker}:{key}:{services.warehouse.version(table, ticker)}"
 
 
 def cached(
     services: Services, kind: str, table: str, ticker: str, key: str, compute: Callable[[], T]
 ) -> T:
-    version = services.warehouse.version(table, ticker)
-    full_key = f"{kind}:{ticker}:{key}:{version}"
-    hit = services.cache.get(full_key)
+    full_key = _key(services, kind, table, ticker, key)
+    ttl = services.settings.cache_ttl_seconds
+    hit = services.local_cache.get(full_key)
+    if hit is None and services.cache is not services.local_cache:
+        hit = services.cache.get(full_key)
+        if hit is not None:
+            services.local_cache.set(full_key, hit, ttl)
     if hit is not None:
         CACHE_HITS_TOTAL.labels(kind).inc()
         return hit
     CACHE_MISSES_TOTAL.labels(kind).inc()
     value = compute()
-    services.cache.set(full_key, value, services.settings.cache_ttl_seconds)
+    services.cache.set(full_key, value, ttl)
+    if services.cache is not services.local_cache:
+        services.local_cache.set(full_key, value, ttl)
     return value
+
+
+async def cached_response(
+    services: Services,
+    model: type[BaseModel],
+    kind: str,
+    table: str,
+    ticker: str,
+    compute: Callable[[], dict[str, Any]],
+) -> Response:
+    """A whole response from the cache. A hit in this process's memory is answered on the
+    event loop when the version is a file stat; anything that may wait goes to a thread."""
+    if services.warehouse.version_is_cheap:
+        hit = services.local_cache.get(_key(services, kind, table, ticker, "response"))
+        if hit is not None:
+            CACHE_HITS_TOTAL.labels(kind).inc()
+            return Response(hit, media_type=JSON)
+
+    def body() -> str:
+        return model.model_validate(compute()).model_dump_json()
+
+    text = await asyncio.to_thread(cached, services, kind, table, ticker, "response", body)
+    return Response(text, media_type=JSON)

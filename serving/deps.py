@@ -19,6 +19,7 @@ from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.training_runs import TrainingRunStore
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
+from tickerpulse.universe import Universe
 
 
 @dataclass
@@ -32,10 +33,12 @@ class Services:
     api_keys: ApiKeyStore
     predictor: Predictor
     verified_keys: MemoryCache
+    local_cache: Cache  # this process's memory, in front of `cache` (the same one embedded)
     training_runs: TrainingRunStore
     celery: Celery
     queue_depth: QueueDepth
     prediction_requests: PredictionRequestStore
+    universe: Universe
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -43,11 +46,12 @@ class Services:
         warehouse = open_warehouse(settings.warehouse_url)
         registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
         celery = make_celery(settings)
+        cache = open_cache(settings.cache_url)
         return cls(
             settings,
             raw_store,
             warehouse,
-            open_cache(settings.cache_url),
+            cache,
             open_bus(settings.events_url),
             registry,
             ApiKeyStore(raw_store),
@@ -55,10 +59,12 @@ class Services:
                 registry, warehouse, settings.model_name, settings.horizons, settings.exchange
             ),
             MemoryCache(max_entries=1000),
+            cache if isinstance(cache, MemoryCache) else MemoryCache(max_entries=5000),
             TrainingRunStore(raw_store),
             celery,
             QueueDepth(celery),
             PredictionRequestStore(raw_store.engine),
+            Universe(raw_store),
         )
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from fastapi import Request, Response
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tickerpulse.stores.cache import Cache
 from tickerpulse.stores.events import EventBus
@@ -87,19 +87,31 @@ def watch_stores(bus: EventBus, cache: Cache, queue_depth: Callable[[], float]) 
     REGISTRY.register(_collector)
 
 
-async def record_request(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    started = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        # The route template, not the raw path: one series per endpoint, not per ticker.
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        REQUESTS_TOTAL.labels(request.method, route, str(status)).inc()
-        REQUEST_DURATION_SECONDS.labels(request.method, route).observe(
-            time.perf_counter() - started
-        )
+class RequestMetrics:
+    """Requests and latency per route, as plain ASGI: Starlette's BaseHTTPMiddleware (what
+    `app.middleware("http")` builds) costs about a fifth of a cached read's time."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            # The route template, not the raw path: one series per endpoint, not per ticker.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            REQUESTS_TOTAL.labels(method, route, str(status)).inc()
+            REQUEST_DURATION_SECONDS.labels(method, route).observe(time.perf_counter() - started)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Security
@@ -27,8 +28,10 @@ VERIFIED_TTL_SECONDS = 30.0
 _local_counts = MemoryCache()  # the budget while the shared cache (Redis) is unreachable
 
 
-def require_key(role: str) -> Callable[..., ApiKey]:
-    def dependency(
+def require_key(role: str) -> Callable[..., Awaitable[ApiKey]]:
+    # async: FastAPI runs a sync dependency in a thread, a hop that costs more than the
+    # check itself. What may wait (the database, Redis) still goes to a thread.
+    async def dependency(
         services: ServicesDep, key: Annotated[str | None, Security(KEY_HEADER)] = None
     ) -> ApiKey:
         if not key:
@@ -38,15 +41,19 @@ def require_key(role: str) -> Callable[..., ApiKey]:
             )
         found = services.verified_keys.get(key)
         if found is None:
-            found = services.api_keys.verify(key)
+            found = await asyncio.to_thread(services.api_keys.verify, key)
             if found is None:
                 raise Unauthorized("the API key is not valid: mistyped or revoked")
             services.verified_keys.set(key, found, VERIFIED_TTL_SECONDS)
         if not found.allows(role):
             raise Forbidden(f"the key '{found.name}' has role {found.role}; this needs {role}")
-        count = services.cache.hit_count(f"rate:{found.id}", WINDOW_SECONDS)
+        rate_key = f"rate:{found.id}"
+        if services.cache is services.local_cache:  # in memory: nothing to wait for
+            count = services.cache.hit_count(rate_key, WINDOW_SECONDS)
+        else:
+            count = await asyncio.to_thread(services.cache.hit_count, rate_key, WINDOW_SECONDS)
         if count is None:
-            count = _local_counts.hit_count(f"rate:{found.id}", WINDOW_SECONDS)
+            count = _local_counts.hit_count(rate_key, WINDOW_SECONDS)
         if count is not None and count > found.rate_per_minute:
             retry_after = math.ceil(WINDOW_SECONDS - time.time() % WINDOW_SECONDS)
             raise RateLimited(

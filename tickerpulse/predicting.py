@@ -52,6 +52,10 @@ class Predictor:
     on_load: Callable[[str, float], None] | None = None  # (model name, seconds), for metrics
     _champions: dict[int, Champion] = field(default_factory=dict)
     _features: dict[str, tuple[str, pd.DataFrame]] = field(default_factory=dict)
+    # (ticker, horizon) -> (champion version, features version, forecast record)
+    _predictions: dict[tuple[str, int], tuple[str, str, dict[str, Any]]] = field(
+        default_factory=dict
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def champion(self, horizon: int) -> Champion:
@@ -97,6 +101,32 @@ class Predictor:
 
     def predict(self, ticker: str, horizon: int) -> dict[str, Any]:
         champion = self.champion(horizon)
+        version = self.warehouse.version("price_features", ticker)
+        memo = self._predictions.get((ticker, horizon))
+        if memo is None or memo[:2] != (champion.version, version):
+            memo = (champion.version, version, self._forecast(champion, ticker, horizon))
+            self._predictions[(ticker, horizon)] = memo
+        return {"id": uuid.uuid4().hex, "ticker": ticker, **memo[2]}
+
+    def peek(self, ticker: str, horizon: int) -> dict[str, Any] | None:
+        """The prediction when it needs no model load, registry call or read: the same
+        champion on the same features as last time. Cheap enough for an event loop when the
+        warehouse's version is a file stat; None otherwise (call `predict`)."""
+        champion = self._champions.get(horizon)
+        memo = self._predictions.get((ticker, horizon))
+        if (
+            champion is None
+            or memo is None
+            or not self.warehouse.version_is_cheap
+            or time.monotonic() - champion.checked_at >= self.refresh_seconds
+            or memo[:2] != (champion.version, self.warehouse.version("price_features", ticker))
+        ):
+            return None
+        return {"id": uuid.uuid4().hex, "ticker": ticker, **memo[2]}
+
+    def _forecast(self, champion: Champion, ticker: str, horizon: int) -> dict[str, Any]:
+        """The champion on the ticker's latest features: the same until either changes, so
+        it is computed once per (champion version, features version)."""
         forecasts, skipped = make_forecasts(
             self.latest_features(ticker),
             champion.estimator,
@@ -111,4 +141,4 @@ class Predictor:
             raise UnknownTicker(
                 f"{ticker}'s latest features are incomplete (too little history): no forecast"
             )
-        return {"id": uuid.uuid4().hex, "ticker": ticker, **forecast_record(forecasts.iloc[0])}
+        return forecast_record(forecasts.iloc[0])

@@ -7,7 +7,6 @@ from serving.schemas import PredictionRequestCreate, PredictionRequestStatus
 from serving.security import ClientKey
 from tickerpulse.answering import REQUESTS_TOPIC, request_messages
 from tickerpulse.predicting import UnknownHorizon
-from tickerpulse.queries import known_ticker
 
 router = APIRouter(prefix="/v1/prediction-requests", tags=["predictions"])
 
@@ -27,7 +26,7 @@ async def request_predictions(
     body: PredictionRequestCreate, services: ServicesDep, response: Response, key: ClientKey
 ) -> dict[str, Any]:
     # Every ticker and horizon is checked before anything is queued: all or nothing.
-    tickers = list(dict.fromkeys(known_ticker(services.raw_store, t) for t in body.tickers))
+    tickers = list(dict.fromkeys(services.universe.require(t) for t in body.tickers))
     horizons = sorted(set(body.horizons or services.settings.horizons))
     unknown = [h for h in horizons if h not in services.settings.horizons]
     if unknown:

@@ -6,7 +6,6 @@ from serving.deps import ServicesDep
 from serving.metrics import PREDICTIONS_TOTAL
 from serving.schemas import Prediction, PredictionRequest
 from serving.security import ClientKey
-from tickerpulse.queries import known_ticker
 
 router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
 
@@ -23,9 +22,11 @@ router = APIRouter(prefix="/v1/predictions", tags=["predictions"])
     },
 )
 async def predict(body: PredictionRequest, services: ServicesDep, key: ClientKey) -> dict:
-    symbol = known_ticker(services.raw_store, body.ticker)
-    # Model loads and warehouse reads block: off the event loop.
-    prediction = await asyncio.to_thread(services.predictor.predict, symbol, body.horizon)
+    symbol = services.universe.require(body.ticker)
+    # Model loads and warehouse reads block: off the event loop, unless nothing changed.
+    prediction = services.predictor.peek(symbol, body.horizon)
+    if prediction is None:
+        prediction = await asyncio.to_thread(services.predictor.predict, symbol, body.horizon)
     PREDICTIONS_TOTAL.labels(prediction["model_name"], prediction["model_version"]).inc()
     await services.bus.publish("predictions", {**prediction, "source": "online", "key": key.prefix})
     return prediction

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Response, status
 from serving.deps import ServicesDep
 from serving.schemas import Ticker, TickerCreate
 from serving.security import AdminKey
-from tickerpulse.queries import known_ticker, list_tickers
+from tickerpulse.queries import list_tickers
 from tickerpulse.symbols import normalize_ticker
 
 router = APIRouter(prefix="/v1/tickers", tags=["tickers"])
@@ -38,6 +38,7 @@ def get_tickers(
 def add_ticker(body: TickerCreate, services: ServicesDep, response: Response, _: AdminKey) -> dict:
     symbol = normalize_ticker(body.symbol)
     created = services.raw_store.add_ticker(symbol, body.source, body.name)
+    services.universe.forget()
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/prices/{symbol}"
@@ -51,6 +52,7 @@ def add_ticker(body: TickerCreate, services: ServicesDep, response: Response, _:
     summary="Deactivate a ticker: no more fetching or forecasts; its history is kept",
 )
 def deactivate_ticker(ticker: str, services: ServicesDep, _: AdminKey) -> Response:
-    symbol = known_ticker(services.raw_store, ticker)
+    symbol = services.universe.require(ticker)
     services.raw_store.deactivate_ticker(symbol)
+    services.universe.forget()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

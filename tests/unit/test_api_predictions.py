@@ -94,3 +94,25 @@ def test_readyz_reports_each_dependency(client: TestClient) -> None:
     assert set(states) == {"raw_store", "warehouse", "cache", "events", "registry"}
     assert all(d["ok"] for d in states.values())
     assert states["raw_store"]["required"] and not states["cache"]["required"]
+
+
+def test_a_prediction_is_computed_once_per_champion_and_features_version(
+    client: TestClient, platform_settings: Settings
+) -> None:
+    from tickerpulse.stores.warehouse import open_warehouse
+
+    ask = lambda: client.post("/v1/predictions", json={"ticker": "INITECH"}).json()  # noqa: E731
+    first, again = ask(), ask()
+    assert again["forecast"] == first["forecast"] and again["id"] != first["id"]
+    warehouse = open_warehouse(platform_settings.warehouse_url)
+    original = warehouse.read("price_features", "INITECH").drop(columns="ticker")
+    moved = original.copy()
+    moved.loc[moved.index[-1], "close"] += 10.0  # the latest close moves: so must the forecast
+    try:
+        warehouse.write_partition("price_features", "INITECH", moved)
+        after = ask()
+    finally:
+        warehouse.write_partition("price_features", "INITECH", original)
+    assert after["last_close"] == pytest.approx(first["last_close"] + 10.0)
+    assert after["forecast"] != pytest.approx(first["forecast"])
+    assert ask()["forecast"] == pytest.approx(first["forecast"])  # restored: as before

@@ -29,6 +29,10 @@ class Warehouse(ABC):
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run ClickHouse SQL with {name:Type} parameters."""
 
+    # Whether version() is local and quick (a file stat) rather than a query to a server:
+    # callers on an event loop may then call it inline.
+    version_is_cheap = False
+
     def version(self, table: str, ticker: str | None = None) -> str:
         """A token that changes whenever the table (or one ticker's rows) is rewritten."""
         return ""

@@ -56,6 +56,8 @@ class ParquetWarehouse(Warehouse):
             Path(temp).unlink(missing_ok=True)
             raise
 
+    version_is_cheap = True  # a stat of the ticker's file
+
     def version(self, table: str, ticker: str | None = None) -> str:
         # A rename gives the file a new inode and mtime: caches keyed on it see every rewrite.
         paths = (
