@@ -68,7 +68,8 @@ class Services:
         )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async although it waits for nothing: FastAPI runs sync dependencies in a thread.
     services: Services = request.app.state.services
     return services
 

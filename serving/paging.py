@@ -68,7 +68,7 @@ class Window:
         return rows[: self.limit], encode_cursor(rows[self.limit]["date"])
 
 
-def date_window(
+async def date_window(  # async: no thread hop for a computation
     start: Annotated[dt.date | None, Query(description="first day, YYYY-MM-DD")] = None,
     end: Annotated[dt.date | None, Query(description="last day, YYYY-MM-DD")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many days")] = 1000,

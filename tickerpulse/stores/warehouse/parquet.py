@@ -63,7 +63,13 @@ class ParquetWarehouse(Warehouse):
         paths = (
             [self._path(table, ticker)] if ticker else sorted((self.root / table).glob("*.parquet"))
         )
-        stamps = [f"{p.stat().st_mtime_ns}:{p.stat().st_ino}" for p in paths if p.exists()]
+        stamps = []
+        for path in paths:  # one stat each: this runs on every cached API read
+            try:
+                found = os.stat(path)
+            except FileNotFoundError:
+                continue
+            stamps.append(f"{found.st_mtime_ns}:{found.st_ino}")
         return ",".join(stamps)
 
     def _source(self, table: str, ticker: str | None) -> str | None:
