@@ -216,6 +216,7 @@ class KafkaBus:
     ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
         from confluent_kafka import Consumer
 
+        from_end = not (group if from_beginning is None else from_beginning)
         if group:
             # A group cannot form on a topic that does not exist yet (no producer wrote to it).
             await asyncio.to_thread(self.ensure_topic, topic)
@@ -226,16 +227,14 @@ class KafkaBus:
                 "group.id": group or f"tickerpulse-listener-{uuid.uuid4().hex}",
                 # A group's first start: from the beginning (workers must see every request)
                 # unless told otherwise; a private listener starts at the end.
-                "auto.offset.reset": "earliest"
-                if (group if from_beginning is None else from_beginning)
-                else "latest",
+                "auto.offset.reset": "latest" if from_end else "earliest",
                 "enable.auto.commit": True,
                 # An offset is committed only once the event was handled (below), so a
                 # consumer that dies mid-event leaves it for the group: at least once.
                 "enable.auto.offset.store": False,
             }
         )
-        consumer.subscribe([topic])
+        consumer.subscribe([topic], on_assign=_pin_the_end if group and from_end else None)
 
         async def events() -> AsyncIterator[dict[str, Any]]:
             while True:
@@ -252,6 +251,27 @@ class KafkaBus:
             yield events()
         finally:
             await asyncio.to_thread(consumer.close)
+
+
+def _pin_the_end(consumer: Any, partitions: list[Any]) -> None:
+    """Commit where a group that starts at the end first found each partition's end.
+
+    Without a committed place, a member that rejoins (after a broker outage longer than the
+    session timeout, say) starts at the end again, and whatever was written to a partition it
+    had not yet read from since it came, during the outage or just after, is skipped.
+    """
+    from confluent_kafka import KafkaException, TopicPartition
+
+    try:
+        fresh = [p for p in consumer.committed(partitions, timeout=10) if p.offset < 0]
+        ends = [
+            TopicPartition(p.topic, p.partition, consumer.get_watermark_offsets(p, timeout=10)[1])
+            for p in fresh
+        ]
+        if ends:
+            consumer.commit(offsets=ends, asynchronous=False)
+    except KafkaException as error:  # then it starts at the end as before, unpinned
+        log.warning("could not pin the start of a consumer group: %s", error)
 
 
 def open_bus(url: str) -> EventBus:

@@ -1,0 +1,271 @@
+"""The relay as its own process on real Kafka: a prediction the API makes reaches WebSocket
+clients through the broker and `uvicorn realtime.service:app`, across a broker restart, and to
+200 clients at once.
+
+The relay's consumer groups start at the end of their topics, so each test gives it a group of
+its own and waits until a probe on every partition of `predictions` comes through before it
+produces anything: what was written before the relay was assigned is not the relay's to see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer
+from confluent_kafka.admin import AdminClient
+from fastapi.testclient import TestClient
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as connect_async
+from websockets.sync.client import ClientConnection as SyncConnection
+from websockets.sync.client import connect
+
+from bench.load import free_port
+from serving.app import create_app
+from tests.conftest import ROOT, service_script
+from tickerpulse.launcher import Service, wait_until_ready
+from tickerpulse.settings import Settings
+from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.raw import RawStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+RECEIVE_SECONDS = 60.0  # an event that has not arrived by then is lost
+SETTLE_SECONDS = 3.0  # after the last expected event: time for a duplicate to show itself
+
+
+@dataclass
+class Relay:
+    base: str  # http://127.0.0.1:<port>
+    group: str
+    service: Service
+
+    def stream(self, channels: str) -> str:
+        return self.base.replace("http", "ws", 1) + f"/v1/stream?channels={channels}"
+
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(self.base + path, timeout=10) as response:
+            return str(response.read().decode())
+
+    def health(self) -> dict[str, Any]:
+        answer: dict[str, Any] = json.loads(self.get("/healthz"))
+        return answer
+
+    def wait_for_clients(self, count: int, seconds: float = 30.0) -> None:
+        """Until exactly `count` clients are subscribed (closed ones gone, new ones in)."""
+        deadline = time.monotonic() + seconds
+        while (clients := self.health()["clients"]) != count:
+            assert time.monotonic() < deadline, f"{clients} clients subscribed, not {count}"
+            time.sleep(0.1)
+
+
+def events_until(
+    websocket: SyncConnection, wanted: set[str], seconds: float, settle: float = SETTLE_SECONDS
+) -> list[dict[str, Any]]:
+    """Every event received until all of `wanted` came, then `settle` seconds more."""
+    received: list[dict[str, Any]] = []
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        try:
+            message = json.loads(websocket.recv(timeout=remaining))
+        except TimeoutError:
+            break
+        if message["type"] == "event":
+            received.append(message)
+            if wanted <= {event["data"]["id"] for event in received}:
+                deadline = min(deadline, time.monotonic() + settle)
+    return received
+
+
+def ours(events: list[dict[str, Any]], ids: list[str]) -> list[str]:
+    """The ids of this test's events: other tests may write to `predictions` meanwhile."""
+    return [event["data"]["id"] for event in events if event["data"]["id"] in ids]
+
+
+def wait_until_consuming(relay: Relay, bootstrap: str, seconds: float = 90.0) -> None:
+    """Probe rounds, one event per partition of `predictions`, until a whole round arrives."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + seconds
+    with connect(relay.stream("predictions")) as websocket:
+        while time.monotonic() < deadline:
+            topic = producer.list_topics("predictions", timeout=10).topics["predictions"]
+            probes = {f"probe-{uuid.uuid4().hex}": p for p in topic.partitions}
+            for probe, partition in probes.items():
+                event = json.dumps({"id": probe, "probe": True}).encode()
+                producer.produce("predictions", event, partition=partition)
+            assert producer.flush(10) == 0, "the probes did not reach Kafka"
+            arrived = events_until(websocket, set(probes), 2.0, settle=0)
+            if set(probes) <= {event["data"]["id"] for event in arrived}:
+                return
+    raise AssertionError(f"the relay did not consume `predictions` within {seconds:.0f} s")
+
+
+@pytest.fixture
+def relay(platform_settings: Settings, kafka_bootstrap: str, tmp_path: Path) -> Iterator[Relay]:
+    """`uvicorn realtime.service:app` in a process of its own, in a consumer group of its own."""
+    port = free_port()
+    group = f"test-relay-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "EVENTS_URL": f"kafka://{kafka_bootstrap}",
+        "TICKERPULSE_DATA_DIR": str(platform_settings.data_dir),
+        "RAW_DB_URL": platform_settings.raw_db_url,
+        "WAREHOUSE_URL": platform_settings.warehouse_url,
+        "RELAY_GROUP": group,
+    }
+    command = [sys.executable, "-m", "uvicorn", "realtime.service:app"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    service = Service("relay", command, base + "/healthz", tmp_path / "relay.log")
+    try:
+        service.start(env, ROOT)
+        wait_until_ready([service], 60, lambda _elapsed: None)
+        relay = Relay(base, group, service)
+        wait_until_consuming(relay, kafka_bootstrap)
+        relay.wait_for_clients(0)
+        yield relay
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def api(platform_settings: Settings, kafka_bootstrap: str) -> Iterator[TestClient]:
+    settings = platform_settings.model_copy(update={"events_url": f"kafka://{kafka_bootstrap}"})
+    assert not settings.runs_realtime_in_api  # on Kafka the relay is the other process
+    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("relay-test")
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
+        yield client
+
+
+def predict(api: TestClient, ticker: str, **fields: object) -> dict[str, Any]:
+    response = api.post("/v1/predictions", json={"ticker": ticker, **fields})
+    assert response.status_code == 200, response.text
+    made: dict[str, Any] = response.json()
+    return made
+
+
+def test_a_prediction_travels_through_kafka_and_the_relay_to_its_ticker_channel(
+    api: TestClient, relay: Relay
+) -> None:
+    with connect(relay.stream("predictions:ACME")) as websocket:
+        relay.wait_for_clients(1)
+        other = predict(api, "GOOG")  # another ticker's channel
+        made = predict(api, "ACME", horizon=5)
+        events = events_until(websocket, {made["id"]}, RECEIVE_SECONDS, settle=1)
+    assert ours(events, [made["id"], other["id"]]) == [made["id"]]
+    message = next(event for event in events if event["data"]["id"] == made["id"])
+    assert message["channel"] == "predictions:ACME"
+    assert message["data"]["horizon"] == 5
+    assert message["data"]["forecast"] == pytest.approx(made["forecast"])
+
+
+def test_a_broker_restart_mid_stream_loses_and_repeats_no_prediction(
+    api: TestClient, relay: Relay
+) -> None:
+    ids: list[str] = []
+    with connect(relay.stream("predictions:ACME")) as websocket:
+        relay.wait_for_clients(1)
+        ids += [predict(api, "ACME")["id"] for _ in range(5)]
+        before = ours(events_until(websocket, set(ids), RECEIVE_SECONDS), ids)
+        assert sorted(before) == sorted(ids)
+        service_script("kafka", "stop")
+        try:
+            # The broker is gone: the API still answers, its producer keeps the events.
+            ids += [predict(api, "ACME")["id"] for _ in range(10)]
+        finally:
+            service_script("kafka", timeout=300)
+        ids += [predict(api, "ACME")["id"] for _ in range(5)]
+        after = ours(events_until(websocket, set(ids) - set(before), 2 * RECEIVE_SECONDS), ids)
+    received = before + after
+    assert sorted(received) == sorted(ids), (
+        f"lost {sorted(set(ids) - set(received))}, "
+        f"repeated {sorted({i for i in received if received.count(i) > 1})}"
+    )
+    assert relay.service.exited() is None
+    assert relay.health()["status"] == "ok"
+    assert "tickerpulse_stream_deliveries_total" in relay.get("/metrics")
+
+
+def test_the_relay_pins_its_place_on_every_partition_as_it_starts(
+    relay: Relay, kafka_bootstrap: str
+) -> None:
+    # Its groups start at the end. Had one no committed place on a partition it has not read
+    # from yet, a rejoin (a broker outage longer than the 45 s session timeout) would start at
+    # the end again and skip what that partition got meanwhile, during the outage or just after.
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for topic in ("predictions", "metrics", "alerts"):
+        partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        group = ConsumerGroupTopicPartitions(f"{relay.group}-{topic}")
+        deadline = time.monotonic() + 30
+        while True:
+            answer = admin.list_consumer_group_offsets([group])[group.group_id].result(10)
+            pinned = {p.partition for p in answer.topic_partitions if p.offset >= 0}
+            if pinned == set(partitions) or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert pinned == set(partitions), f"{group.group_id} has no place on some partitions"
+
+
+async def ordered_events(
+    websocket: ClientConnection, ids: set[str], posted: asyncio.Event
+) -> list[tuple[int, str]]:
+    """(seq, id) of every event as it arrives, until all `ids` were posted and came, and
+    SETTLE_SECONDS more passed."""
+    received: list[tuple[int, str]] = []
+    deadline = time.monotonic() + RECEIVE_SECONDS
+    settling = False
+    while time.monotonic() < deadline:
+        try:
+            message = json.loads(await asyncio.wait_for(websocket.recv(), 0.5))
+        except TimeoutError:
+            message = {}
+        if message.get("type") == "event":
+            received.append((message["seq"], message["data"]["id"]))
+        if not settling and posted.is_set() and ids <= {event_id for _, event_id in received}:
+            settling, deadline = True, time.monotonic() + SETTLE_SECONDS
+    return received
+
+
+async def fan_out(
+    api: TestClient, relay: Relay, clients: int, events: int
+) -> tuple[set[str], list[list[tuple[int, str]]]]:
+    """Connect the clients, make the predictions from a thread, gather what each received."""
+    url = relay.stream("predictions")
+    websockets = list(await asyncio.gather(*(connect_async(url) for _ in range(clients))))
+    try:
+        await asyncio.to_thread(relay.wait_for_clients, clients)
+        ids: set[str] = set()
+        posted = asyncio.Event()
+        receivers = [asyncio.create_task(ordered_events(ws, ids, posted)) for ws in websockets]
+        tickers = ("ACME", "GLOBEX", "INITECH", "GOOG", "SPX")
+        for number in range(events):
+            made = await asyncio.to_thread(predict, api, tickers[number % len(tickers)])
+            ids.add(made["id"])
+        posted.set()
+        return ids, list(await asyncio.gather(*receivers))
+    finally:
+        await asyncio.gather(*(ws.close() for ws in websockets), return_exceptions=True)
+
+
+def test_two_hundred_clients_each_get_every_event_once_in_sequence(
+    api: TestClient, relay: Relay
+) -> None:
+    ids, received = asyncio.run(fan_out(api, relay, clients=200, events=20))
+    assert len(ids) == 20 and len(received) == 200
+    # Other tests may write to `predictions` too: only this test's events count.
+    ours = [[(seq, event_id) for seq, event_id in events if event_id in ids] for events in received]
+    for events in ours:
+        seqs = [seq for seq, _ in events]
+        assert sorted(event_id for _, event_id in events) == sorted(ids)  # each once
+        assert seqs == sorted(seqs)  # in sequence
+        assert events == ours[0]  # the same numbers for the same events on every client
