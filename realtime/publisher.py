@@ -61,26 +61,16 @@ def http_scrape(url: str, timeout_seconds: float = 3.0) -> Callable[[], Awaitabl
 
 
 async def main(url: str) -> None:
-    import signal
-
+    from tickerpulse.processes import run_until_stopped
     from tickerpulse.settings import get_settings
     from tickerpulse.stores.events import open_bus
 
     settings = get_settings()
     bus = open_bus(settings.events_url)
-    task = asyncio.create_task(
-        publish_forever(bus, http_scrape(url), settings.metrics_interval_seconds)
-    )
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, task.cancel)
     log.info("publishing %s to %s every %.0f s", url, TOPIC, settings.metrics_interval_seconds)
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await asyncio.to_thread(bus.close, 5.0)
+    await run_until_stopped(
+        publish_forever(bus, http_scrape(url), settings.metrics_interval_seconds), bus
+    )
 
 
 if __name__ == "__main__":

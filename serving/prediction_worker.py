@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from tickerpulse.answering import PREDICTIONS_TOPIC, REQUESTS_TOPIC, WORKER_GROUP, answer
 from tickerpulse.predicting import Predictor
+from tickerpulse.processes import run_until_stopped
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.events import EventBus, open_bus
 from tickerpulse.stores.prediction_requests import PredictionRequestStore
@@ -49,17 +49,8 @@ async def main() -> None:
     settings = get_settings()
     bus = open_bus(settings.events_url)
     store = PredictionRequestStore(RawStore(settings.raw_db_url).engine)
-    worker = asyncio.create_task(answer_requests(bus, predictor_for(settings), store))
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, worker.cancel)
     log.info("answering %s in group %s", REQUESTS_TOPIC, WORKER_GROUP)
-    try:
-        await worker
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await asyncio.to_thread(bus.close, 10.0)
+    await run_until_stopped(answer_requests(bus, predictor_for(settings), store), bus)
 
 
 if __name__ == "__main__":
