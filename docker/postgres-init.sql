@@ -1,1 +1,2 @@
 CREATE DATABASE dagster OWNER tickerpulse;
+CREATE DATABASE mlflow OWNER tickerpulse;
