@@ -10,6 +10,7 @@ produces anything: what was written before the relay was assigned is not the rel
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -36,6 +37,7 @@ from tests.conftest import ROOT, service_script
 from tickerpulse.launcher import Service, wait_until_ready
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
+from tickerpulse.stores.events import KafkaBus
 from tickerpulse.stores.raw import RawStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -214,6 +216,38 @@ def test_the_relay_pins_its_place_on_every_partition_as_it_starts(
                 break
             time.sleep(0.5)
         assert pinned == set(partitions), f"{group.group_id} has no place on some partitions"
+
+
+def test_a_listener_without_a_group_still_hears_events(kafka_bootstrap: str) -> None:
+    # Only groups that start at the end are pinned; a private listener subscribes as before.
+    async def listen() -> bool:
+        bus = KafkaBus(kafka_bootstrap)
+        heard: list[dict[str, Any]] = []
+
+        async def hear() -> None:
+            async with bus.subscribe("predictions") as events:
+                async for event in events:
+                    heard.append(event)
+
+        listener = asyncio.create_task(hear())
+        probes: set[str] = set()
+        try:
+            deadline = time.monotonic() + RECEIVE_SECONDS
+            while time.monotonic() < deadline and not listener.done():
+                probe = f"probe-{uuid.uuid4().hex}"  # until it is assigned and hears one
+                probes.add(probe)
+                await bus.publish("predictions", {"id": probe, "probe": True})
+                await asyncio.sleep(1)
+                if any(event.get("id") in probes for event in heard):
+                    return True
+            return False
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener  # a failed subscribe shows its error here
+            bus.close()
+
+    assert asyncio.run(listen()), "the listener heard none of the probes"
 
 
 async def ordered_events(

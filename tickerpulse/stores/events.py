@@ -234,7 +234,10 @@ class KafkaBus:
                 "enable.auto.offset.store": False,
             }
         )
-        consumer.subscribe([topic], on_assign=_pin_the_end if group and from_end else None)
+        if group and from_end:
+            consumer.subscribe([topic], on_assign=_pin_the_end)
+        else:
+            consumer.subscribe([topic])
 
         async def events() -> AsyncIterator[dict[str, Any]]:
             while True:
