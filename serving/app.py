@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 
 from realtime.hub import Hub
@@ -31,6 +33,9 @@ from serving.routes import (
     training_runs,
 )
 from tickerpulse.settings import Settings, get_settings
+
+# The web page (dashboards/web), once built by `make web` or `make up`.
+WEB_DIST = Path(__file__).resolve().parents[1] / "dashboards" / "web" / "dist"
 
 
 async def _local_metrics() -> str:
@@ -105,9 +110,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
 
-    @app.get("/", include_in_schema=False)
-    def index() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    if (WEB_DIST / "index.html").is_file():
+        # Mounted last: every API route, /docs and /metrics match before it.
+        app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
+    else:
+
+        @app.get("/", include_in_schema=False)
+        def index() -> RedirectResponse:
+            return RedirectResponse("/docs")
 
     return app
 
