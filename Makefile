@@ -14,6 +14,7 @@ help:
 	@echo "make lint    ruff + mypy      make fmt   format the code"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
 	@echo "make clean   delete var/ (all embedded state)"
+	@echo "make dashboards  regenerate the Grafana dashboards (dashboards/grafana/*.json)"
 
 install: $(VENV_STAMP)
 
@@ -47,3 +48,9 @@ bench: install
 
 clean:
 	rm -rf var
+
+# Grafana dashboards as code: dashboards/grafana/*.json from build.py (commit the JSON;
+# tests/unit/test_dashboards.py fails when it is stale).
+.PHONY: dashboards
+dashboards: install
+	@$(UV) run --frozen python dashboards/grafana/build.py

@@ -21,6 +21,7 @@ from serving.deps import Services
 from serving.errors import install_error_handlers
 from serving.metrics import MODEL_LOAD_SECONDS, RequestMetrics, watch_stores
 from serving.prediction_worker import answer_requests
+from serving.quality_metrics import watch_quality
 from serving.routes import (
     features,
     forecasts,
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.from_settings(settings)
         app.state.services = services
         watch_stores(services.bus, services.cache, services.queue_depth)
+        watch_quality(services)
         services.predictor.on_load = lambda name, seconds: MODEL_LOAD_SECONDS.labels(name).observe(
             seconds
         )
