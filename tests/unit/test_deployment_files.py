@@ -44,3 +44,17 @@ def test_workspaces_point_at_the_code_location() -> None:
     compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
     code = compose["services"]["code"]["command"]
     assert code[code.index("-m") + 1] == "orchestration.definitions"
+
+
+def test_compose_prometheus_scrapes_what_the_local_one_does_by_service_name() -> None:
+    local = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
+    docker = yaml.safe_load((ROOT / "docker/prometheus.yml").read_text())
+    assert docker["rule_files"] == local["rule_files"]
+    jobs = lambda config: {j["job_name"]: j for j in config["scrape_configs"]}  # noqa: E731
+    assert set(jobs(docker)) == set(jobs(local))
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    for name, job in jobs(docker).items():
+        (target,) = job["static_configs"][0]["targets"]
+        host, port = target.split(":")
+        assert host in compose["services"], f"{name} scrapes {host}, which compose does not run"
+        assert port in " ".join(compose["services"][host]["command"]), f"{name}: port {port}"
