@@ -6,13 +6,14 @@ UV := python3 -m uv
 endif
 VENV_STAMP := .venv/.synced
 
-.PHONY: up test test-fast lint fmt bench install clean help
+.PHONY: up test test-fast lint fmt bench install web clean help
 
 help:
 	@echo "make up      install, load demo data, materialize every asset, serve Dagster UI (:3000) + API (:8000)"
 	@echo "make test    the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy      make fmt   format the code"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
+	@echo "make web     build the web page (dashboards/web: npm ci + npm run build) that the API serves at /"
 	@echo "make clean   delete var/ (all embedded state)"
 	@echo "make dashboards  regenerate the Grafana dashboards (dashboards/grafana/*.json)"
 
@@ -25,7 +26,14 @@ $(VENV_STAMP): pyproject.toml uv.lock
 	@$(UV) sync --frozen
 	@touch $@
 
-up: install
+# npm ci and the build run only when node_modules or dist/ is missing or older than its
+# sources (scripts/web.sh), npm's cache in .cache/npm. Without Node.js, `up` still starts and
+# the API shows its docs at / instead of the page.
+web:
+	@if command -v npm >/dev/null 2>&1; then scripts/web.sh build >/dev/null; \
+	else echo "npm not found (Node.js 20.19+): the web page is not built; / shows the API docs" >&2; fi
+
+up: install web
 	@.venv/bin/tickerpulse up
 
 test: install

@@ -258,6 +258,9 @@ def _print_where_to_look(settings: Settings) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     dagster = f"http://{settings.api_host}:{settings.dagster_port}"
     typer.secho("\nTickerPulse is up.", fg=typer.colors.GREEN, bold=True)
+    # The API serves the web page once `make web` (or `make up`) has built it.
+    if (Path(__file__).resolve().parents[1] / "dashboards/web/dist/index.html").is_file():
+        typer.echo(f"  Web page     {api}/  (chart, forecasts, models, live feed, retrain)")
     typer.echo(f"  API docs     {api}/docs")
     typer.echo(f"  Forecast     curl {api}/v1/forecasts/ACME")
     typer.echo(f"  Tickers      curl {api}/v1/tickers")
