@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -125,6 +126,10 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
         assert "TickerPulse is up." in text, text
         for check in BLOCKING_CHECKS:
             assert re.search(rf"check {check}\s+passed", text), f"{check} did not pass:\n{text}"
+        if shutil.which("npm"):  # `make up` built the web page, and the API serves it at /
+            with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/", timeout=10) as page:
+                assert '<div id="root">' in page.read().decode()
+            assert re.search(r"Web page\s+http://127\.0\.0\.1:\d+/", text), text
         forecast = get_json(f"http://127.0.0.1:{api_port}/v1/forecasts/ACME")
         assert forecast["forecasts"][0]["model_version"] == "1"
         assert (
