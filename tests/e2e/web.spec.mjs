@@ -183,7 +183,7 @@ try {
     const feed = page.getByRole('list', { name: 'Live predictions' });
     await page.waitForFunction(() => document.querySelectorAll('[aria-label="Live predictions"] .feed-item').length === 2);
     assert.match(await feed.locator('.feed-item').first().textContent(), /5d/, 'the prediction served during the outage was replayed');
-    await page.getByText('live again, missed messages replayed').first().waitFor();
+    await page.getByText('live again, resumed where it left off').first().waitFor();
   });
 
   await run('08-retrain-forbidden', async () => {

@@ -15,7 +15,9 @@ import { useApiKey } from '@/lib/api-key';
 
 // The selected ticker lives in the address (?ticker=ACME): a reload or a shared link keeps it.
 function useSelectedTicker(): [string | null, (ticker: string) => void] {
-  const [ticker, setTicker] = useState(() => new URLSearchParams(window.location.search).get('ticker'));
+  const [ticker, setTicker] = useState(
+    () => new URLSearchParams(window.location.search).get('ticker')?.trim().toUpperCase() || null,
+  );
   useEffect(() => {
     const url = new URL(window.location.href);
     if (ticker) url.searchParams.set('ticker', ticker);

@@ -24,7 +24,7 @@ export function StreamStatusLine({ name, status, gap, onReconnect }: Props) {
   switch (status.state) {
     case 'open':
       // The relay's sequence numbers are clock-based and long: not worth reading out.
-      text = status.resumedFrom === null ? 'live' : 'live again, missed messages replayed';
+      text = status.resumedFrom === null ? 'live' : 'live again, resumed where it left off';
       break;
     case 'connecting':
       text = status.attempt ? `reconnecting (attempt ${status.attempt})…` : 'connecting…';
