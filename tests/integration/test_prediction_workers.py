@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
@@ -61,7 +62,11 @@ def group_members(bootstrap: str, seconds: float) -> int:
     members = 0
     while time.monotonic() < deadline:
         future = admin.describe_consumer_groups([WORKER_GROUP])[WORKER_GROUP]
-        group = future.result(timeout=10)
+        try:
+            group = future.result(timeout=10)
+        except KafkaException:  # on a new broker the group does not exist until one joins
+            time.sleep(1)
+            continue
         members = len(group.members)
         if members == 2 and str(group.state).endswith("STABLE"):
             return members
