@@ -13,6 +13,7 @@ neither the warehouse nor the raw store holds them.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -91,7 +92,9 @@ class QualityCollector(Collector):
             "drift": self._drift,
             "freshness": self._freshness,
             "raw_store": self._raw_store,
+            "checks": self._checks,
         }
+        self._instance: Any = None
         self._lock = threading.Lock()
         self._figures: dict[str, list[Metric]] = {}
         self._memo: dict[str, tuple[str, Any]] = {}
@@ -264,6 +267,27 @@ class QualityCollector(Collector):
             ),
         ]
 
+    def _checks(self) -> list[Metric]:
+        home = _dagster_home(self.settings)
+        if home is None:
+            return []  # no Dagster instance beside this API: nothing to report
+        # Imported here: the API loads Dagster only when it has an instance to read.
+        import dagster as dg
+
+        from orchestration.check_results import latest_check_results
+
+        if self._instance is None:
+            self._instance = dg.DagsterInstance.from_config(home)
+        results = latest_check_results(self._instance)
+        return [
+            _gauge(
+                "tickerpulse_asset_check_failed",
+                "1 when the latest evaluation of the asset check failed, 0 when it passed",
+                ["asset", "check", "severity"],
+                ((r.asset, r.check, r.severity, float(not r.passed)) for r in results),
+            )
+        ]
+
     def _raw_store(self) -> list[Metric]:
         per_ticker = sa.select(
             raw_prices.c.ticker, sa.func.count(), sa.func.max(raw_prices.c.ingested_at)
@@ -301,6 +325,13 @@ class QualityCollector(Collector):
                 last_ingested,
             ),
         ]
+
+
+def _dagster_home(settings: Settings) -> str | None:
+    """The instance `tickerpulse up` or compose runs (DAGSTER_HOME), if there is one."""
+    if os.environ.get("DAGSTER_HOME"):
+        return os.environ["DAGSTER_HOME"]
+    return str(settings.dagster_home) if (settings.dagster_home / "dagster.yaml").exists() else None
 
 
 def _unix_time(stamp: Any) -> float:

@@ -444,14 +444,25 @@ def pipelines() -> dict:
                             "failures: {{part}}",
                         ),
                     ),
+                    bars(
+                        "Failing asset checks",
+                        "1 for each asset check whose latest evaluation failed (read from the "
+                        "Dagster instance beside the API), 0 for those that passed.",
+                        "short",
+                        query(
+                            "max by (asset, check) (tickerpulse_asset_check_failed)",
+                            "{{asset}}: {{check}}",
+                            instant=True,
+                        ),
+                    ),
                     text.Panel()
                     .title("Asset checks")
                     .span(24)
                     .height(3)
                     .content(
-                        "Asset check results (OHLC consistency, duplicates, calendar gaps, the "
-                        "promotion gate, coverage) are kept by Dagster, not exported to Prometheus: "
-                        "see **Asset checks** in the Dagster UI (port 3000)."
+                        "The counts and examples behind each check (OHLC consistency, duplicates, "
+                        "calendar gaps, the promotion gate, coverage) are in **Asset checks** in "
+                        "the Dagster UI (port 3000)."
                     ),
                 ],
             ),

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
 import httpx
 import pytest
 import yaml
@@ -115,6 +116,27 @@ def traffic(base: str, stop: threading.Event) -> None:
             stop.wait(0.2)
 
 
+def checked_instance(home: Path) -> str:
+    """A Dagster instance holding one passed and one failed asset check, for the API to read."""
+
+    @dg.asset
+    def prices() -> int:
+        return 1
+
+    @dg.asset_check(asset=prices)
+    def rows_fine() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    @dg.asset_check(asset=prices)
+    def no_gaps() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN)
+
+    home.mkdir(parents=True, exist_ok=True)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        dg.materialize([prices, rows_fine, no_gaps], instance=instance)
+    return str(home)
+
+
 @pytest.fixture(scope="module")
 def prometheus(
     promtool: str, materialized_platform: Path, tmp_path_factory: pytest.TempPathFactory
@@ -127,6 +149,7 @@ def prometheus(
         **os.environ,
         "TICKERPULSE_DATA_DIR": str(materialized_platform),
         "WAREHOUSE_URL": forecast_history(platform, tmp_path / "warehouse"),
+        "DAGSTER_HOME": checked_instance(tmp_path / "dagster"),
     }
     services = [
         start("api", "serving.app:app", api_port, env, tmp_path),

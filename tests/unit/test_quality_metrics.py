@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -243,3 +244,39 @@ def test_registering_reads_no_store(platform_settings: Settings) -> None:
     # The app registers the collector while starting: nothing may be computed then.
     unusable = QualityCollector(None, None, None, platform_settings)  # type: ignore[arg-type]
     CollectorRegistry(auto_describe=True).register(unusable)
+
+
+def test_the_latest_asset_check_results_of_the_dagster_instance(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    @dg.asset
+    def prices() -> int:
+        return 1
+
+    @dg.asset_check(asset=prices)
+    def rows_fine() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    verdicts = iter([True, False])  # the second run's result is the one to report
+
+    @dg.asset_check(asset=prices)
+    def no_gaps() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=next(verdicts), severity=dg.AssetCheckSeverity.WARN)
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for _ in range(2):
+            dg.materialize([prices, rows_fine, no_gaps], instance=instance)
+    collector = QualityCollector(None, None, None, settings)  # type: ignore[arg-type]
+    failed = series(collector, "tickerpulse_asset_check_failed")
+    assert failed == {("prices", "no_gaps", "WARN"): 1.0, ("prices", "rows_fine", "ERROR"): 0.0}
+
+
+def test_without_a_dagster_instance_no_check_series(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    collector = QualityCollector(None, None, None, settings)  # type: ignore[arg-type]
+    assert series(collector, "tickerpulse_asset_check_failed") == {}
