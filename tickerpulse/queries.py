@@ -16,14 +16,23 @@ from tickerpulse.stores.warehouse import Warehouse
 from tickerpulse.symbols import normalize_ticker
 
 
+def requested_symbol(text: str) -> str:
+    """A requested ticker, normalized; text that cannot be a symbol is an unknown ticker."""
+    try:
+        return normalize_ticker(text)
+    except ValueError:
+        raise unknown_ticker(text[:40]) from None
+
+
+def unknown_ticker(symbol: str) -> UnknownTicker:
+    return UnknownTicker(f"no ticker {symbol!r}: see /v1/tickers for the universe")
+
+
 def known_ticker(store: RawStore, text: str) -> str:
     """The normalized symbol of an active ticker; anything else is an unknown ticker."""
-    try:
-        symbol = normalize_ticker(text)
-    except ValueError:
-        raise UnknownTicker(f"no ticker {text[:40]!r}: see /v1/tickers for the universe") from None
+    symbol = requested_symbol(text)
     if store.ticker(symbol) is None:
-        raise UnknownTicker(f"no ticker {symbol!r}: see /v1/tickers for the universe")
+        raise unknown_ticker(symbol)
     return symbol
 
 

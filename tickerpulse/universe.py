@@ -11,9 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
-from tickerpulse.errors import UnknownTicker
+from tickerpulse.queries import requested_symbol, unknown_ticker
 from tickerpulse.stores.raw import RawStore
-from tickerpulse.symbols import normalize_ticker
 
 MISS_REFRESH_SECONDS = 1.0
 
@@ -38,14 +37,9 @@ class Universe:
 
     def require(self, text: str) -> str:
         """The normalized symbol of an active ticker; anything else is an unknown ticker."""
-        try:
-            symbol = normalize_ticker(text)
-        except ValueError:
-            raise UnknownTicker(
-                f"no ticker {text[:40]!r}: see /v1/tickers for the universe"
-            ) from None
+        symbol = requested_symbol(text)
         if symbol in self._refresh(self.ttl_seconds):
             return symbol
         if symbol in self._refresh(MISS_REFRESH_SECONDS):
             return symbol
-        raise UnknownTicker(f"no ticker {symbol!r}: see /v1/tickers for the universe")
+        raise unknown_ticker(symbol)
