@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector
 
 from realtime.alerts import detect_anomalies
 from realtime.hub import Hub
 from realtime.publisher import publish_forever
 from realtime.relay import relay_topics
+from serving.metrics import replace_collector
 from tickerpulse.settings import Settings
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.warehouse import Warehouse
@@ -38,15 +39,8 @@ class HubCollector(Collector):
         )
 
 
-_collector: HubCollector | None = None
-
-
 def watch_hub(hub: Hub) -> None:
-    global _collector
-    if _collector is not None:
-        REGISTRY.unregister(_collector)
-    _collector = HubCollector(hub)
-    REGISTRY.register(_collector)
+    replace_collector("stream", HubCollector(hub))
 
 
 def realtime_tasks(

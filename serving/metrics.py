@@ -75,16 +75,21 @@ class StoreCollector(Collector):
         )
 
 
-_collector: StoreCollector | None = None
+_collectors: dict[str, Collector] = {}
+
+
+def replace_collector(slot: str, collector: Collector) -> None:
+    """Register `collector` in the process's registry in place of the previous one in `slot`:
+    each app reports its own stores, and a new app (as in tests) replaces the old one's."""
+    previous = _collectors.pop(slot, None)
+    if previous is not None:
+        REGISTRY.unregister(previous)
+    REGISTRY.register(collector)
+    _collectors[slot] = collector
 
 
 def watch_stores(bus: EventBus, cache: Cache, queue_depth: Callable[[], float]) -> None:
-    """Report this app's stores; a new app (as in tests) replaces the old one's."""
-    global _collector
-    if _collector is not None:
-        REGISTRY.unregister(_collector)
-    _collector = StoreCollector(bus, cache, queue_depth)
-    REGISTRY.register(_collector)
+    replace_collector("stores", StoreCollector(bus, cache, queue_depth))
 
 
 class RequestMetrics:

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector
 
 from serving.deps import Services
+from serving.metrics import replace_collector
 from tickerpulse.anomaly.daily import ForecastErrorSpec, freshness
 from tickerpulse.features import FEATURES
 from tickerpulse.forecasting.accuracy import realized_errors
@@ -341,15 +342,11 @@ def _unix_time(stamp: Any) -> float:
     return moment.timestamp()
 
 
-_collector: QualityCollector | None = None
-
-
 def watch_quality(services: Services) -> None:
-    """Report this app's model and pipeline quality; a new app (as in tests) replaces the old one's."""
-    global _collector
-    if _collector is not None:
-        REGISTRY.unregister(_collector)
-    _collector = QualityCollector(
-        services.raw_store, services.warehouse, services.registry, services.settings
+    """Report this app's model and pipeline quality."""
+    replace_collector(
+        "quality",
+        QualityCollector(
+            services.raw_store, services.warehouse, services.registry, services.settings
+        ),
     )
-    REGISTRY.register(_collector)
