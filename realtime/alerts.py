@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Any
 
 import pandas as pd
 
+from realtime.relay import consume_forever
 from tickerpulse.anomaly import AnomalyDetector
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.warehouse import Warehouse
@@ -48,13 +50,8 @@ async def detect_anomalies(
 ) -> None:
     detector = detector or AnomalyDetector()
 
-    async def judge_metrics() -> None:
-        async with bus.subscribe(
-            "metrics", group=f"{group}-detector" if group else None, from_beginning=False
-        ) as snapshots:
-            async for snapshot in snapshots:
-                if isinstance(snapshot, dict):
-                    await _publish(bus, detector.observe_metrics(snapshot))
+    async def judge(snapshot: dict[str, Any]) -> None:
+        await _publish(bus, detector.observe_metrics(snapshot))
 
     async def check_data() -> None:
         while warehouse is not None:
@@ -65,4 +62,5 @@ async def detect_anomalies(
                 log.exception("daily anomaly checks failed; retrying in %.0f s", check_seconds)
             await asyncio.sleep(check_seconds)
 
-    await asyncio.gather(judge_metrics(), check_data())
+    metrics_group = f"{group}-detector" if group else None
+    await asyncio.gather(consume_forever(bus, "metrics", metrics_group, judge), check_data())

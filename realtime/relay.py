@@ -21,12 +21,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
 
 from realtime.hub import TOPIC_CHANNELS, Hub, Subscriber, needs_token, valid_channel
+from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import EventBus
 
 log = logging.getLogger(__name__)
@@ -40,29 +41,41 @@ class StreamRejected(Exception):
         self.code, self.reason = code, reason
 
 
-async def relay_topics(bus: EventBus, hub: Hub, group: str | None) -> None:
-    """Feed every topic into the hub until cancelled; a consumer that fails is restarted."""
+async def consume_forever(
+    bus: EventBus,
+    topic: str,
+    group: str | None,
+    handle: Callable[[dict[str, Any]], Awaitable[None]],
+) -> None:
+    """Hand every event of `topic` to `handle` until cancelled; a consumer that fails is
+    restarted. A group keeps the consumer's place across restarts; a new one starts at the
+    end (stream clients resume from the hub's replay ring, not from the topic's start)."""
+    while True:
+        try:
+            async with bus.subscribe(topic, group=group, from_beginning=False) as events:
+                async for event in events:
+                    if isinstance(event, dict):
+                        await handle(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("consumer of %s failed; restarting in 1 s", topic)
+            await asyncio.sleep(1)
 
-    async def one(topic: str) -> None:
-        while True:
-            try:
-                # A group keeps the relay's place across its restarts; a new one starts at
-                # the end (clients resume from the replay ring, not from the topic's start).
-                async with bus.subscribe(
-                    topic, group=f"{group}-{topic}" if group else None, from_beginning=False
-                ) as events:
-                    async for event in events:
-                        if isinstance(event, dict):
-                            hub.publish(topic, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("relay consumer of %s failed; restarting in 1 s", topic)
-                await asyncio.sleep(1)
+
+async def relay_topics(bus: EventBus, hub: Hub, group: str | None) -> None:
+    """Feed every topic into the hub until cancelled."""
+
+    def into_hub(topic: str) -> Callable[[dict[str, Any]], Awaitable[None]]:
+        async def publish(event: dict[str, Any]) -> None:
+            hub.publish(topic, event)
+
+        return publish
 
     async with asyncio.TaskGroup() as group_tasks:
         for topic in TOPIC_CHANNELS:
-            group_tasks.create_task(one(topic))
+            consumer_group = f"{group}-{topic}" if group else None
+            group_tasks.create_task(consume_forever(bus, topic, consumer_group, into_hub(topic)))
 
 
 def _parse_channels(text: str | list[Any] | None) -> set[str]:
@@ -78,11 +91,10 @@ def _parse_channels(text: str | list[Any] | None) -> set[str]:
 
 
 def stream_router(
-    hub_of: Callable[[WebSocket], Hub],
-    key_is_valid: Callable[[WebSocket, str], bool],
-    heartbeat_seconds: float = 15.0,
-    send_timeout_seconds: float = 10.0,
+    hub: Hub, heartbeat_seconds: float = 15.0, send_timeout_seconds: float = 10.0
 ) -> APIRouter:
+    """The `/v1/stream` route over `hub`. Tokens are checked against the app's
+    `state.api_keys` (an ApiKeyStore), which the app sets as it starts."""
     router = APIRouter()
 
     def authorize(websocket: WebSocket, channels: set[str]) -> None:
@@ -91,7 +103,8 @@ def stream_router(
         token = websocket.query_params.get("token") or websocket.headers.get("x-api-key")
         if not token:
             raise StreamRejected(UNAUTHORIZED, "metrics and alerts need an API key as ?token=")
-        if not key_is_valid(websocket, token):
+        keys: ApiKeyStore = websocket.app.state.api_keys
+        if keys.verify(token) is None:
             raise StreamRejected(UNAUTHORIZED, "the token is not a valid API key")
 
     async def receive(websocket: WebSocket, hub: Hub, subscriber: Subscriber) -> None:
@@ -129,7 +142,6 @@ def stream_router(
     @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
         await websocket.accept()
-        hub = hub_of(websocket)
         try:
             channels = _parse_channels(websocket.query_params.get("channels", "predictions"))
             authorize(websocket, channels)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Response, WebSocket
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from realtime.hub import Hub
@@ -23,11 +23,6 @@ from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import open_bus
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.warehouse import open_warehouse
-
-
-def key_is_valid(websocket: WebSocket, token: str) -> bool:
-    keys: ApiKeyStore = websocket.app.state.api_keys
-    return keys.verify(token) is not None
 
 
 def create_relay_app(settings: Settings | None = None) -> FastAPI:
@@ -46,9 +41,7 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(bus.close, 5.0)
 
     app = FastAPI(title="TickerPulse relay", lifespan=lifespan)
-    app.include_router(
-        stream_router(lambda _ws: hub, key_is_valid, settings.stream_heartbeat_seconds)
-    )
+    app.include_router(stream_router(hub, settings.stream_heartbeat_seconds))
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

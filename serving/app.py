@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -44,11 +44,6 @@ async def _local_metrics() -> str:
     return (await asyncio.to_thread(generate_latest)).decode()
 
 
-def _key_is_valid(websocket: WebSocket, token: str) -> bool:
-    services: Services = websocket.app.state.services
-    return services.api_keys.verify(token) is not None
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     hub = Hub()
@@ -57,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.from_settings(settings)
         app.state.services = services
+        app.state.api_keys = services.api_keys  # what /v1/stream checks tokens against
         watch_stores(services.bus, services.cache, services.queue_depth)
         watch_quality(services)
         services.predictor.on_load = lambda name, seconds: MODEL_LOAD_SECONDS.labels(name).observe(
@@ -96,9 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["X-API-Key", "Content-Type"],
     )
     if settings.runs_realtime_in_api:
-        app.include_router(
-            stream_router(lambda _ws: hub, _key_is_valid, settings.stream_heartbeat_seconds)
-        )
+        app.include_router(stream_router(hub, settings.stream_heartbeat_seconds))
     for module in (
         tickers,
         prices,
