@@ -265,6 +265,13 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(f"  Forecast     curl {api}/v1/forecasts/ACME")
     typer.echo(f"  Tickers      curl {api}/v1/tickers")
     typer.echo(f"  Metrics      {api}/metrics")
+    live = api.replace("http", "ws", 1)
+    typer.echo(
+        f"  Live stream  {live}/v1/stream?channels=predictions  (alerts, metrics: &token=KEY)"
+    )
+    typer.echo(
+        "  API key      .venv/bin/tickerpulse apikey create me --role admin  (predict, retrain)"
+    )
     typer.echo(f"  Dagster UI   {dagster}/assets  (materialize, backfill, checks, lineage)")
     typer.echo(f"  MLflow UI    {settings.mlflow_ui_url}  (runs, plots, registered models)")
     typer.echo(f"  Logs         {settings.data_dir / 'logs'}")
