@@ -143,6 +143,55 @@ class TestWarehouse:
         assert warehouse.version("clean_prices") == ""
 
 
+WRITER = """
+import sys, datetime as dt, pandas as pd
+from tickerpulse.stores.warehouse import open_warehouse
+warehouse = open_warehouse(sys.argv[1])
+for n in range(4):
+    rows = pd.DataFrame({"date": [dt.date(2024, 1, 2 + n)], "close": [float(n)]})
+    warehouse.write_partition("clean_prices", f"{sys.argv[2]}{n}", rows)
+print(len(warehouse.read("clean_prices")))
+"""
+
+
+class TestSharedChdbWarehouse:
+    """clickhouse+chdb:///dir, make up-full's warehouse: chDB admits one process per data
+    directory, yet the API, Dagster runs and workers are separate processes sharing it."""
+
+    def test_processes_writing_at_once_all_land(self, tmp_path: Path) -> None:
+        import subprocess
+        import sys
+
+        url = f"clickhouse+chdb://{tmp_path / 'warehouse'}?database=shared"
+        writers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, url, prefix], stdout=subprocess.PIPE, text=True
+            )
+            for prefix in ("A", "B", "C")
+        ]
+        seen = [int(w.communicate(timeout=120)[0].strip().splitlines()[-1]) for w in writers]
+        assert all(w.returncode == 0 for w in writers)
+        assert max(seen) == 12 and min(seen) >= 4  # each saw its own rows, the last all
+        reader = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                WRITER.split("for n")[0]
+                + "print(sorted(set(warehouse.read('clean_prices')['ticker'])))",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert reader.stdout.strip() == str(sorted(f"{p}{n}" for p in "ABC" for n in range(4)))
+
+    def test_a_directory_given_as_a_host_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="ABSOLUTE/DIR"):
+            open_warehouse("clickhouse+chdb://warehouse/tickerpulse")
+
+
 class TestParquetWarehouse:
     def test_writes_are_atomic_renames(self, tmp_path: Path) -> None:
         warehouse = ParquetWarehouse(tmp_path)

@@ -3,16 +3,23 @@
 Rows carry a `_version` (write time in microseconds); reads use FINAL so a re-written key
 shows once, with its newest values. Replacing a ticker inserts the new rows first, then
 deletes that ticker's older versions, so a reader sees the old rows or the new, never none.
-The same code runs in-process on chDB (`clickhouse+chdb://`), which is how the tests reach
-a modern ClickHouse engine on a machine where no server can be installed.
+The same code runs in-process on chDB (`clickhouse+chdb://`), which is how the tests and
+`make up-full` reach a modern ClickHouse engine on a machine where no server can be installed.
+chDB lets one process at a time hold a data directory, so an on-disk chDB warehouse shared by
+the API, Dagster runs and workers opens the engine per operation under a file lock: processes
+take turns, as their queries would queue on a one-core server.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 import pandas as pd
@@ -41,27 +48,38 @@ def _column_type(name: str, series: pd.Series) -> str:
 
 
 class ClickHouseWarehouse(Warehouse):
-    def __init__(self, client: Any, database: str) -> None:
-        self.client = client
+    def __init__(
+        self, connect: Callable[[], contextlib.AbstractContextManager[Any]], database: str
+    ) -> None:
+        # `connect` yields a clickhouse-connect client for one operation: the same long-lived
+        # client for a server, a freshly opened engine for a shared chDB directory.
+        self._connect = connect
         self.database = database
         self._known: set[str] = set()
-        self._lock = threading.Lock()
-        client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+        self._lock = threading.Lock()  # one client at a time per process
+        with self._client() as client:
+            client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+
+    @contextlib.contextmanager
+    def _client(self) -> Iterator[Any]:
+        with self._lock, self._connect() as client:
+            yield client
 
     def _table(self, table: str) -> str:
         return f"{self.database}.{table}"
 
     def _exists(self, table: str) -> bool:
         if table not in self._known:
-            found = self.client.command(f"EXISTS TABLE {self._table(table)}")
+            with self._client() as client:
+                found = client.command(f"EXISTS TABLE {self._table(table)}")
             if int(found) == 1:
                 self._known.add(table)
         return table in self._known
 
-    def _create(self, table: str, frame: pd.DataFrame) -> None:
+    def _create(self, client: Any, table: str, frame: pd.DataFrame) -> None:
         columns = ", ".join(f"`{name}` {_column_type(name, frame[name])}" for name in frame.columns)
         order = ", ".join(ORDER_KEYS[table])
-        self.client.command(
+        client.command(
             f"CREATE TABLE IF NOT EXISTS {self._table(table)} ({columns}, `_version` UInt64) "
             f"ENGINE = ReplacingMergeTree(_version) ORDER BY ({order})"
         )
@@ -71,12 +89,13 @@ class ClickHouseWarehouse(Warehouse):
         _check_table(table)
         data = frame.assign(ticker=ticker)
         version = time.time_ns() // 1000
-        with self._lock:  # one client connection: writes go one at a time
-            if not self._exists(table):
-                self._create(table, data)
+        exists = self._exists(table)
+        with self._client() as client:
+            if not exists:
+                self._create(client, table, data)
             data = data.assign(_version=np.uint64(version))
-            self.client.insert_df(self._table(table), data)
-            self.client.command(
+            client.insert_df(self._table(table), data)
+            client.command(
                 f"DELETE FROM {self._table(table)} WHERE ticker = {{ticker:String}} "
                 f"AND _version < {{version:UInt64}}",
                 parameters={"ticker": ticker, "version": version},
@@ -88,8 +107,8 @@ class ClickHouseWarehouse(Warehouse):
         return f"(SELECT * EXCEPT (_version) FROM {self._table(table)} FINAL)"
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        with self._lock:
-            return self.client.query_df(sql, parameters=params or {})
+        with self._client() as client:
+            return client.query_df(sql, parameters=params or {})
 
     def version(self, table: str, ticker: str | None = None) -> str:
         if not self._exists(table):
@@ -101,14 +120,42 @@ class ClickHouseWarehouse(Warehouse):
         return str(found["v"].iloc[0]) if len(found) else ""
 
 
+@contextlib.contextmanager
+def _shared_chdb_directory(path: Path) -> Iterator[Any]:
+    """The engine on a chDB directory, held under an exclusive lock for one operation; closing
+    the client releases chDB's own lock on the directory for the next process."""
+    import clickhouse_connect
+
+    path.mkdir(parents=True, exist_ok=True)
+    with (path.parent / f"{path.name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
+        try:
+            yield client
+        finally:
+            client.close()
+
+
 def open_clickhouse(url: str) -> ClickHouseWarehouse:
-    """clickhouse://user:password@host:8123/db, or clickhouse+chdb://memory/db in-process."""
+    """clickhouse://user:password@host:8123/db (a server); in-process on chDB:
+    clickhouse+chdb://memory/db (one process's memory) or clickhouse+chdb:///abs/dir?database=db
+    (a directory every process of the platform shares)."""
     import clickhouse_connect
 
     parts = urlsplit(url)
+    if parts.scheme == "clickhouse+chdb" and not parts.hostname:
+        database = parse_qs(parts.query).get("database", ["tickerpulse"])[0]
+        return ClickHouseWarehouse(
+            lambda: _shared_chdb_directory(Path(unquote(parts.path))), database
+        )
     database = parts.path.strip("/") or "tickerpulse"
     if parts.scheme == "clickhouse+chdb":
-        client = clickhouse_connect.get_client(dsn=f"chdb://{parts.hostname or 'memory'}")
+        if parts.hostname != "memory":
+            raise ValueError(
+                f"WAREHOUSE_URL={url!r}: use clickhouse+chdb://memory/DB or "
+                "clickhouse+chdb:///ABSOLUTE/DIR?database=DB"
+            )
+        client = clickhouse_connect.get_client(dsn=f"chdb://{parts.hostname}")
     else:
         client = clickhouse_connect.get_client(
             host=parts.hostname or "localhost",
@@ -116,4 +163,4 @@ def open_clickhouse(url: str) -> ClickHouseWarehouse:
             username=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
         )
-    return ClickHouseWarehouse(client, database)
+    return ClickHouseWarehouse(lambda: contextlib.nullcontext(client), database)
