@@ -6,10 +6,12 @@ UV := python3 -m uv
 endif
 VENV_STAMP := .venv/.synced
 
-.PHONY: up test test-fast lint fmt bench install web clean help
+.PHONY: up up-full test test-fast lint fmt bench install web clean help
 
 help:
 	@echo "make up      install, load demo data, materialize every asset, serve Dagster UI (:3000) + API (:8000)"
+	@echo "make up-full the same in full mode on real services (PostgreSQL, Redis, Kafka, MLflow"
+	@echo "             server on S3, Prometheus) that scripts/ install and start; no Docker needed"
 	@echo "make test    the whole test suite (what CI runs)"
 	@echo "make lint    ruff + mypy      make fmt   format the code"
 	@echo "make bench   run the benchmarks in bench/ and print their tables"
@@ -35,6 +37,10 @@ web:
 
 up: install web
 	@.venv/bin/tickerpulse up
+
+# Full mode without Docker (scripts/up-full.sh); with Docker: docker compose -f docker/compose.yaml up.
+up-full: install web
+	@scripts/up-full.sh
 
 test: install
 	@$(UV) run --frozen pytest

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 
@@ -42,6 +43,11 @@ WEB_DIST = Path(__file__).resolve().parents[1] / "dashboards" / "web" / "dist"
 async def _local_metrics() -> str:
     # Collectors may wait on a broker (the queue depth): not on the event loop.
     return (await asyncio.to_thread(generate_latest)).decode()
+
+
+def _page_with_stream_url(url: str) -> str:
+    meta = f'<meta name="tickerpulse-stream" content="{html.escape(url, quote=True)}" />'
+    return (WEB_DIST / "index.html").read_text().replace("</head>", f"    {meta}\n  </head>", 1)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,6 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
 
     if (WEB_DIST / "index.html").is_file():
+        if settings.stream_public_url:
+            page = _page_with_stream_url(settings.stream_public_url)
+
+            # The relay is its own service: the page learns where from this meta tag.
+            @app.get("/", include_in_schema=False)
+            def page_with_stream_url() -> HTMLResponse:
+                return HTMLResponse(page)
+
         # Mounted last: every API route, /docs and /metrics match before it.
         app.mount("/", StaticFiles(directory=WEB_DIST, html=True), name="web")
     else:

@@ -44,12 +44,15 @@ def _platform_env(settings: Settings) -> dict[str, str]:
 
 
 def prepare_dagster_home(settings: Settings) -> None:
+    """Dagster's instance file: PostgreSQL, queued runs and S3 compute logs in full mode
+    (docker/dagster.yaml, as in compose), SQLite under the data dir when embedded."""
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(PROJECT_ROOT / "dagster.yaml", settings.dagster_home / "dagster.yaml")
+    instance = "docker/dagster.yaml" if settings.dagster_postgres_url else "dagster.yaml"
+    shutil.copyfile(PROJECT_ROOT / instance, settings.dagster_home / "dagster.yaml")
 
 
 _STEP_DONE = re.compile(r'STEP_SUCCESS - Finished execution of step "([^"]+)" in (\S+?)\.?$')
-_CHECK = re.compile(r"ASSET_CHECK_EVALUATION - Asset check '([^']+)' on '([^']+)' (\w+)")
+_CHECK = re.compile(r"ASSET_CHECK_EVALUATION - Asset check '([^']+)' on '([^']+)' (.+?)\.?$")
 _FAILURE = re.compile(r"(STEP_FAILURE|RUN_FAILURE) - (.*)")
 
 
@@ -92,15 +95,12 @@ def up(
 ) -> None:
     """Load the demo universe, materialize every asset, serve the Dagster UI and the API."""
     from tickerpulse.demo import load_demo_universe
-    from tickerpulse.launcher import Service, port_in_use, wait_until_ready
+    from tickerpulse.launcher import port_in_use, wait_until_ready
+    from tickerpulse.platform_services import platform_services, ports_to_claim
 
     settings = get_settings()
     host = settings.api_host
-    for port, variable in (
-        (settings.api_port, "API_PORT"),
-        (settings.dagster_port, "DAGSTER_PORT"),
-        (settings.mlflow_ui_port, "MLFLOW_UI_PORT"),
-    ):
+    for port, variable in ports_to_claim(settings):
         if port_in_use(host, port):
             typer.secho(
                 f"Port {port} on {host} is taken (another `tickerpulse up`?). Stop it or set {variable}.",
@@ -129,75 +129,9 @@ def up(
         )
         materialize_everything(settings, log_dir)
 
-    _echo_step(4, total, "Starting the Dagster UI, the MLflow UI, the API and the training worker")
     env = _platform_env(settings)
-    services = [
-        Service(
-            "Dagster UI",
-            [
-                "dagster",
-                "dev",
-                "-w",
-                "workspace.yaml",
-                "-h",
-                host,
-                "-p",
-                str(settings.dagster_port),
-            ],
-            f"http://{host}:{settings.dagster_port}/server_info",
-            log_dir / "dagster.log",
-            stop_signal=signal.SIGINT,  # dagster dev shuts its daemon and code server down on SIGINT
-        ),
-        Service(
-            "API",
-            ["uvicorn", "serving.app:app", "--host", host, "--port", str(settings.api_port)],
-            f"http://{host}:{settings.api_port}/healthz",
-            log_dir / "api.log",
-        ),
-        Service(
-            "training worker",
-            [
-                "celery",
-                "-A",
-                "serving.worker:celery_app",
-                "worker",
-                "-Q",
-                "training",
-                "--concurrency",
-                "1",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",  # also what prints "ready.", which tells us it consumes
-            ],
-            "",
-            log_dir / "worker.log",
-            ready_text=" ready.",
-        ),
-    ]
-
-    if not settings.mlflow_tracking_uri.startswith("http"):
-        # Embedded MLflow has no server of its own; this one is where Dagster's run links lead.
-        services.insert(
-            1,
-            Service(
-                "MLflow UI",
-                [
-                    "mlflow",
-                    "server",
-                    "--backend-store-uri",
-                    settings.mlflow_tracking_uri,
-                    "--host",
-                    host,
-                    "--port",
-                    str(settings.mlflow_ui_port),
-                    "--workers",
-                    "1",
-                ],
-                f"{settings.mlflow_ui_url}/health",
-                log_dir / "mlflow.log",
-            ),
-        )
+    services = platform_services(settings, log_dir)
+    _echo_step(4, total, "Starting " + ", ".join(service.name for service in services))
 
     def stop_all(*_: object) -> None:
         typer.echo("\nStopping ...")
@@ -215,7 +149,7 @@ def up(
         wait_until_ready(
             services,
             timeout=180,
-            tick=_progress_ticker("waiting for the Dagster UI (about 30 s), MLflow and the API"),
+            tick=_progress_ticker("waiting for the Dagster UI (about 30 s) and the rest"),
         )
         _print_where_to_look(settings)
         while all(service.exited() is None for service in services):
@@ -255,6 +189,8 @@ def _interrupt(*_: object) -> None:
 
 
 def _print_where_to_look(settings: Settings) -> None:
+    from tickerpulse.platform_services import stream_url
+
     api = f"http://{settings.api_host}:{settings.api_port}"
     dagster = f"http://{settings.api_host}:{settings.dagster_port}"
     typer.secho("\nTickerPulse is up.", fg=typer.colors.GREEN, bold=True)
@@ -265,9 +201,8 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(f"  Forecast     curl {api}/v1/forecasts/ACME")
     typer.echo(f"  Tickers      curl {api}/v1/tickers")
     typer.echo(f"  Metrics      {api}/metrics")
-    live = api.replace("http", "ws", 1)
     typer.echo(
-        f"  Live stream  {live}/v1/stream?channels=predictions  (alerts, metrics: &token=KEY)"
+        f"  Live stream  {stream_url(settings)}?channels=predictions  (alerts, metrics: &token=KEY)"
     )
     typer.echo(
         "  API key      .venv/bin/tickerpulse apikey create me --role admin  (predict, retrain)"

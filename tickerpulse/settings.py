@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     relay_port: int = 8001
     stream_heartbeat_seconds: float = Field(15.0, gt=0)
     anomaly_check_seconds: float = Field(300.0, gt=0)  # daily-data checks; metrics as they come
+    # Full mode: `python -m serving.prediction_worker` processes `tickerpulse up` starts.
+    prediction_workers: int = Field(2, ge=1)
+    # Where browsers reach the relay when it is its own service (full mode); the API tells the
+    # web page. Unset: the page's own origin, /v1/stream (the API's relay, embedded).
+    stream_public_url: str = ""
+    # Set: Dagster's instance is docker/dagster.yaml (PostgreSQL storage, queued runs, compute
+    # logs in S3 bucket DAGSTER_COMPUTE_LOG_BUCKET); unset: dagster.yaml (SQLite under var/).
+    dagster_postgres_url: str = ""
     celery_broker_url: str = ""
     # Redis broker: an unacknowledged training task is handed out again after this long.
     celery_visibility_timeout_seconds: float = Field(3600.0, ge=1)

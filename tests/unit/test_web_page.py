@@ -39,6 +39,23 @@ def test_the_built_page_is_served_at_the_root_and_the_api_still_answers(
         assert missing.headers["content-type"] == "application/problem+json"
 
 
+def test_a_relay_of_its_own_is_named_to_the_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<html><head><title>TickerPulse</title></head></html>")
+    monkeypatch.setattr(app_module, "WEB_DIST", dist)
+    monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("STREAM_PUBLIC_URL", 'ws://relay.example:8001/v1/stream?x="1"')
+    with TestClient(create_app(Settings())) as client:  # type: ignore[call-arg]
+        head = client.get("/").text.split("</head>")[0]
+    assert (
+        '<meta name="tickerpulse-stream" content="ws://relay.example:8001/v1/stream?x=&quot;1&quot;" />'
+        in head
+    )
+
+
 def test_without_a_built_page_the_root_leads_to_the_docs(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

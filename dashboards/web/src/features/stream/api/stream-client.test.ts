@@ -76,9 +76,12 @@ describe('streamUrl', () => {
     expect(streamUrl('ws://h/v1/stream', ['alerts'])).toBe('ws://h/v1/stream?channels=alerts');
   });
 
-  it('follows the page: wss under https', () => {
+  it('follows the page (wss under https), or the relay the API names', () => {
     expect(defaultStreamBase({ protocol: 'https:', host: 'tp.example:8443' })).toBe('wss://tp.example:8443/v1/stream');
     expect(defaultStreamBase({ protocol: 'http:', host: '127.0.0.1:8000' })).toBe('ws://127.0.0.1:8000/v1/stream');
+    expect(defaultStreamBase({ protocol: 'http:', host: '127.0.0.1:8000' }, 'ws://127.0.0.1:8001/v1/stream')).toBe(
+      'ws://127.0.0.1:8001/v1/stream',
+    );
   });
 });
 

@@ -57,8 +57,15 @@ export function streamUrl(base: string, channels: readonly string[], token?: str
   return url.toString();
 }
 
-/** The page's own relay: same host, ws or wss as the page is http or https. */
-export function defaultStreamBase(location: Pick<Location, 'protocol' | 'host'> = window.location): string {
+/**
+ * Where the relay is: the URL the API names in `<meta name="tickerpulse-stream">` when the relay
+ * is a service of its own (full mode), else the page's own host, ws or wss as it is http or https.
+ */
+export function defaultStreamBase(
+  location: Pick<Location, 'protocol' | 'host'> = window.location,
+  named: string | null | undefined = document.querySelector<HTMLMetaElement>('meta[name="tickerpulse-stream"]')?.content,
+): string {
+  if (named) return named;
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`;
 }
 

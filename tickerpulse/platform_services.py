@@ -1,0 +1,145 @@
+"""The long-running processes `tickerpulse up` starts, chosen by the settings.
+
+Embedded (the in-process bus): Dagster, the MLflow UI, the API (which also relays the stream,
+publishes metrics and answers prediction requests) and the training worker. Full (Kafka): the
+relay, the metrics publisher and the prediction workers become processes of their own, as the
+compose services are, and MLflow is the tracking server, so no UI of ours is started.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+from tickerpulse.launcher import Service
+from tickerpulse.settings import Settings
+
+
+def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
+    host = settings.api_host
+    api = f"http://{host}:{settings.api_port}"
+    python = sys.executable
+    services = [
+        Service(
+            "Dagster UI",
+            [
+                "dagster",
+                "dev",
+                "-w",
+                "workspace.yaml",
+                "-h",
+                host,
+                "-p",
+                str(settings.dagster_port),
+            ],
+            f"http://{host}:{settings.dagster_port}/server_info",
+            log_dir / "dagster.log",
+            stop_signal=signal.SIGINT,  # dagster dev shuts its daemon and code server down on SIGINT
+        ),
+        Service(
+            "API",
+            ["uvicorn", "serving.app:app", "--host", host, "--port", str(settings.api_port)],
+            f"{api}/healthz",
+            log_dir / "api.log",
+        ),
+        Service(
+            "training worker",
+            [
+                "celery",
+                "-A",
+                "serving.worker:celery_app",
+                "worker",
+                "-Q",
+                "training",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",  # also what prints "ready.", which tells us it consumes
+            ],
+            "",
+            log_dir / "worker.log",
+            ready_text=" ready.",
+        ),
+    ]
+    if not settings.mlflow_tracking_uri.startswith("http"):
+        # Embedded MLflow has no server of its own; this one is where Dagster's run links lead.
+        services.append(
+            Service(
+                "MLflow UI",
+                [
+                    "mlflow",
+                    "server",
+                    "--backend-store-uri",
+                    settings.mlflow_tracking_uri,
+                    "--host",
+                    host,
+                    "--port",
+                    str(settings.mlflow_ui_port),
+                    "--workers",
+                    "1",
+                ],
+                f"{settings.mlflow_ui_url}/health",
+                log_dir / "mlflow.log",
+            )
+        )
+    if not settings.runs_realtime_in_api:
+        services += [
+            Service(
+                "relay",
+                [
+                    "uvicorn",
+                    "realtime.service:app",
+                    "--host",
+                    host,
+                    "--port",
+                    str(settings.relay_port),
+                    # Dead peers are found by WebSocket pings, as in compose.
+                    "--ws-ping-interval",
+                    "10",
+                    "--ws-ping-timeout",
+                    "10",
+                ],
+                f"http://{host}:{settings.relay_port}/healthz",
+                log_dir / "relay.log",
+            ),
+            Service(
+                "metrics publisher",
+                [python, "-m", "realtime.publisher", "--url", f"{api}/metrics"],
+                "",
+                log_dir / "publisher.log",
+                ready_text="publishing ",
+            ),
+        ]
+    if not settings.answers_prediction_requests:
+        services += [
+            Service(
+                f"prediction worker {number}",
+                [python, "-m", "serving.prediction_worker"],
+                "",
+                log_dir / f"prediction-worker-{number}.log",
+                ready_text="answering ",
+            )
+            for number in range(1, settings.prediction_workers + 1)
+        ]
+    return services
+
+
+def ports_to_claim(settings: Settings) -> list[tuple[int, str]]:
+    """(port, the variable that moves it) for each port `up` serves on."""
+    ports = [(settings.api_port, "API_PORT"), (settings.dagster_port, "DAGSTER_PORT")]
+    if not settings.mlflow_tracking_uri.startswith("http"):
+        ports.append((settings.mlflow_ui_port, "MLFLOW_UI_PORT"))
+    if not settings.runs_realtime_in_api:
+        ports.append((settings.relay_port, "RELAY_PORT"))
+    return ports
+
+
+def stream_url(settings: Settings) -> str:
+    """Where a client subscribes to the live stream: the relay service, or the API's own."""
+    if settings.stream_public_url:
+        return settings.stream_public_url
+    port = settings.api_port if settings.runs_realtime_in_api else settings.relay_port
+    return f"ws://{settings.api_host}:{port}/v1/stream"
