@@ -1,0 +1,195 @@
+"""`make up-full` as a newcomer runs it: the platform in full mode on the real services from
+scripts/, every feature of embedded mode working, then Ctrl-C leaves none of its processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+import sqlalchemy as sa
+from websockets.sync.client import connect
+
+from tests.integration.test_up import (
+    BLOCKING_CHECKS,
+    ROOT,
+    free_port,
+    get_json,
+    launch_from_the_ui,
+    processes_with,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def call(url: str, body: dict | None = None, key: str = "") -> dict:
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
+        headers={"X-API-Key": key, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def poll(url: str, done: set[str], seconds: float) -> dict:
+    deadline = time.monotonic() + seconds
+    state = get_json(url)
+    while state["state"] not in done and time.monotonic() < deadline:
+        time.sleep(1)
+        state = get_json(url)
+    return state
+
+
+def next_event(websocket, channel: str, seconds: float) -> dict:  # type: ignore[no-untyped-def]
+    """The data of the next event on `channel` (heartbeats and other channels skipped)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = json.loads(websocket.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if message["type"] == "event" and message["channel"] == channel:
+            return message["data"]  # type: ignore[no-any-return]
+    raise AssertionError(f"no event on {channel} in {seconds:.0f} s")
+
+
+def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) -> None:
+    run = uuid.uuid4().hex[:8]
+    data_dir = tmp_path / "full-var"
+    api_port, dagster_port, relay_port = free_port(), free_port(), free_port()
+    api, relay = f"http://127.0.0.1:{api_port}", f"ws://127.0.0.1:{relay_port}/v1/stream"
+    env = {
+        **os.environ,
+        "TICKERPULSE_DATA_DIR": str(data_dir),
+        "API_PORT": str(api_port),
+        "DAGSTER_PORT": str(dagster_port),
+        "RELAY_PORT": str(relay_port),
+        # Shared servers, private state: databases, registry names and consumer group of this run.
+        "TP_FULL_RAW_DB": f"tpfull_raw_{run}",
+        "TP_FULL_DAGSTER_DB": f"tpfull_dagster_{run}",
+        "MODEL_NAME": f"tpfull-{run}",
+        "RELAY_GROUP": f"tpfull-relay-{run}",
+        "METRICS_INTERVAL_SECONDS": "2",
+    }
+    process = subprocess.Popen(
+        ["make", "up-full"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 900  # a fresh machine installs Kafka and the rest first
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        text = "".join(output)
+        assert "TickerPulse is up." in text, text
+        for check in BLOCKING_CHECKS:
+            assert re.search(rf"check {check}\s+passed", text), f"{check} did not pass:\n{text}"
+        assert "prediction worker 2" in text and "metrics publisher" in text, text
+
+        # Every store is the full-mode one.
+        ready = {d["name"]: d for d in get_json(f"{api}/readyz")["dependencies"]}
+        assert ready["raw_store"]["detail"] == "postgresql"
+        assert ready["cache"]["detail"] == "RedisCache"
+        assert ready["events"]["detail"].startswith("KafkaBus")
+        assert ready["registry"]["detail"].startswith("http://127.0.0.1:")
+        assert ready["warehouse"]["detail"] == "5 tickers"
+        assert (data_dir / "clickhouse" / "metadata").is_dir()  # chDB's ClickHouse data dir
+
+        forecast = get_json(f"{api}/v1/forecasts/ACME")["forecasts"][0]
+        assert forecast["model_version"] == "1"
+        champion = get_json(
+            f"{ready['registry']['detail']}/api/2.0/mlflow/registered-models/alias"
+            f"?name=tpfull-{run}-h1&alias=champion"
+        )
+        assert champion["model_version"]["version"] == forecast["model_version"]
+        with urllib.request.urlopen(f"{api}/", timeout=10) as page:
+            assert f'<meta name="tickerpulse-stream" content="{relay}" />' in page.read().decode()
+
+        key = subprocess.run(
+            [str(ROOT / ".venv/bin/tickerpulse"), "apikey", "create", "ops", "--role", "admin"],
+            env=env | {"RAW_DB_URL": f"postgresql://tickerpulse@127.0.0.1:55432/tpfull_raw_{run}"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+        # The relay service streams a prediction the API makes, and the publisher's metrics.
+        with connect(f"{relay}?channels=predictions:ACME,metrics&token={key}") as websocket:
+            time.sleep(3)  # the relay's consumers join their groups
+            made = call(f"{api}/v1/predictions", {"ticker": "ACME", "horizon": 1}, key)
+            assert next_event(websocket, "predictions:ACME", 60)["id"] == made["id"]
+            assert "tickerpulse_http_requests_total" in json.dumps(
+                next_event(websocket, "metrics", 60)
+            )
+
+        # Prediction requests go over Kafka to the two worker processes.
+        accepted = call(f"{api}/v1/prediction-requests", {"tickers": ["ACME", "GLOBEX"]}, key)
+        answered = poll(f"{api}/v1/prediction-requests/{accepted['id']}", {"done"}, 120)
+        assert answered["state"] == "done" and answered["done"] == 4, answered
+
+        # A retrain through the API: the Celery worker on Redis runs it in Dagster.
+        retrain = call(f"{api}/v1/training-runs", {}, key)
+        retrain = poll(f"{api}/v1/training-runs/{retrain['id']}", {"succeeded", "failed"}, 300)
+        assert retrain["state"] == "succeeded", retrain
+
+        # The Dagster UI's launch goes through the queued run coordinator to the daemon; runs
+        # land in PostgreSQL and their compute logs in S3.
+        assert launch_from_the_ui(dagster_port) == "SUCCESS"
+        dagster_db = sa.create_engine(
+            f"postgresql://tickerpulse@127.0.0.1:55432/tpfull_dagster_{run}"
+        )
+        with dagster_db.connect() as connection:
+            run_ids = connection.execute(sa.text("select run_id from runs")).scalars().all()
+        dagster_db.dispose()
+        assert len(run_ids) >= 5  # four from up's materialization, the retrain, the launch
+        s3 = boto3.client(
+            "s3",
+            endpoint_url="http://127.0.0.1:55900",
+            aws_access_key_id="testing",  # up-full's defaults for moto_server
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        logged = {
+            item["Key"].split("/")[2]
+            for page in s3.get_paginator("list_objects_v2").paginate(
+                Bucket="tickerpulse", Prefix="dagster-compute-logs/storage/"
+            )
+            for item in page.get("Contents", [])
+        }
+        assert set(run_ids) & logged, (run_ids, sorted(logged)[:5])
+
+        # Prometheus scrapes this API and relay.
+        deadline = time.monotonic() + 60
+        health: dict[str, str] = {}
+        while time.monotonic() < deadline and set(health.values()) != {"up"}:
+            targets = get_json("http://127.0.0.1:59090/api/v1/targets")["data"]["activeTargets"]
+            health = {t["scrapeUrl"]: t["health"] for t in targets}
+            time.sleep(2)
+        assert health == {
+            f"{api}/metrics": "up",
+            f"http://127.0.0.1:{relay_port}/metrics": "up",
+        }, health
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        rest, _ = process.communicate(timeout=120)
+    stopped = rest
+    assert "Stopped everything `tickerpulse up` started." in stopped, stopped
+    deadline = time.monotonic() + 30
+    while processes_with(str(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert processes_with(str(data_dir)) == []
