@@ -69,3 +69,46 @@ def test_ingest_from_the_synthetic_source_registers_the_ticker(store_settings: S
     assert result.exit_code == 0, result.output
     listed = runner.invoke(app, ["tickers"])
     assert "ZETA" in listed.output and "synthetic" in listed.output
+
+
+def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own(
+    settings: Settings,
+) -> None:
+    from tickerpulse.platform_services import platform_services, ports_to_claim, stream_url
+
+    embedded = [s.name for s in platform_services(settings, Path("logs"))]
+    assert embedded == ["Dagster UI", "API", "training worker", "MLflow UI"]
+    assert stream_url(settings) == "ws://127.0.0.1:8000/v1/stream"
+
+    full = settings.model_copy(
+        update={
+            "events_url": "kafka://127.0.0.1:59092",
+            "mlflow_tracking_uri": "http://127.0.0.1:55500",
+            "prediction_workers": 3,
+        }
+    )
+    names = [s.name for s in platform_services(full, Path("logs"))]
+    assert names == [
+        "Dagster UI",
+        "API",
+        "training worker",
+        "relay",
+        "metrics publisher",
+        "prediction worker 1",
+        "prediction worker 2",
+        "prediction worker 3",
+    ]
+    assert (8001, "RELAY_PORT") in ports_to_claim(full)
+    assert (5000, "MLFLOW_UI_PORT") not in ports_to_claim(full)
+    assert stream_url(full) == "ws://127.0.0.1:8001/v1/stream"
+
+
+def test_the_dagster_instance_follows_the_mode(settings: Settings) -> None:
+    from tickerpulse.cli import prepare_dagster_home
+
+    prepare_dagster_home(settings)
+    assert "postgres" not in (settings.dagster_home / "dagster.yaml").read_text()
+    full = settings.model_copy(update={"dagster_postgres_url": "postgresql+psycopg2://x/dagster"})
+    prepare_dagster_home(full)
+    instance = (full.dagster_home / "dagster.yaml").read_text()
+    assert "DAGSTER_POSTGRES_URL" in instance and "S3ComputeLogManager" in instance

@@ -58,3 +58,43 @@ def test_compose_prometheus_scrapes_what_the_local_one_does_by_service_name() ->
         host, port = target.split(":")
         assert host in compose["services"], f"{name} scrapes {host}, which compose does not run"
         assert port in " ".join(compose["services"][host]["command"]), f"{name}: port {port}"
+
+
+def test_every_service_of_our_image_has_a_health_check_of_its_own() -> None:
+    """The image's HEALTHCHECK asks the API's port; any other service must say how it is
+    checked (or that it has no port to ask), or compose would call it unhealthy."""
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    ours = {
+        name: service
+        for name, service in compose["services"].items()
+        if service.get("image", "").startswith("tickerpulse")
+    }
+    assert set(ours) >= {"api", "relay", "code", "dagster-webserver", "dagster-daemon"}
+    for name, service in ours.items():
+        if name != "api":
+            assert "healthcheck" in service, f"{name} inherits the API's health check"
+
+
+def test_the_image_builds_the_page_and_runs_unprivileged() -> None:
+    dockerfile = (ROOT / "docker/Dockerfile").read_text()
+    stages = [line.split()[-1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert stages == ["web", "python", "runtime"]
+    runtime = dockerfile.split("AS runtime", 1)[1]
+    assert "COPY --from=web" in runtime and "/app/dashboards/web/dist" in runtime
+    users = [line.split()[1] for line in runtime.splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert "HEALTHCHECK" in runtime
+    for line in dockerfile.splitlines():  # every path the build copies from the repository
+        if line.startswith("COPY ") and "--from=" not in line:
+            for source in line.split()[1:-1]:
+                if not source.startswith("--"):
+                    assert (ROOT / source).exists(), f"the Dockerfile copies missing {source}"
+
+
+def test_every_variable_compose_needs_is_documented() -> None:
+    import re
+
+    compose = (ROOT / "docker/compose.yaml").read_text()
+    example = (ROOT / ".env.example").read_text()
+    for name in set(re.findall(r"\$\{(\w+)", compose)):
+        assert re.search(rf"^# {name}=", example, re.M), f"{name} is not in .env.example"
