@@ -204,8 +204,14 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(
         f"  Live stream  {stream_url(settings)}?channels=predictions  (alerts, metrics: &token=KEY)"
     )
+    # Keys live in the raw store: in full mode the command must reach the same database.
+    where = (
+        f"RAW_DB_URL={settings.raw_db_url} " if not settings.raw_db_url.startswith("sqlite") else ""
+    )
+    if settings.data_dir != PROJECT_ROOT / "var":
+        where = f"TICKERPULSE_DATA_DIR={settings.data_dir} {where}"
     typer.echo(
-        "  API key      .venv/bin/tickerpulse apikey create me --role admin  (predict, retrain)"
+        f"  API key      {where}.venv/bin/tickerpulse apikey create me --role admin  (predict, retrain)"
     )
     typer.echo(f"  Dagster UI   {dagster}/assets  (materialize, backfill, checks, lineage)")
     typer.echo(f"  MLflow UI    {settings.mlflow_ui_url}  (runs, plots, registered models)")

@@ -120,9 +120,13 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         with urllib.request.urlopen(f"{api}/", timeout=10) as page:
             assert f'<meta name="tickerpulse-stream" content="{relay}" />' in page.read().decode()
 
+        # The key command `up` prints reaches the same (PostgreSQL) key store as the API.
+        hint = re.search(r"API key\s+(.+?)\s+\(predict, retrain\)", text)
+        assert hint and f"tpfull_raw_{run}" in hint.group(1), text
         key = subprocess.run(
-            [str(ROOT / ".venv/bin/tickerpulse"), "apikey", "create", "ops", "--role", "admin"],
-            env=env | {"RAW_DB_URL": f"postgresql://tickerpulse@127.0.0.1:55432/tpfull_raw_{run}"},
+            ["bash", "-c", hint.group(1)],
+            cwd=ROOT,
+            env=os.environ,
             capture_output=True,
             text=True,
             check=True,
