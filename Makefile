@@ -5,6 +5,9 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 VENV_STAMP := .venv/.synced
+# Downloads stay in the checkout's git-ignored .cache/ (uv here, npm, apt and Kafka's jars in
+# scripts/), so setting a machine up again reuses them.
+export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
 
 .PHONY: up up-full test test-fast lint fmt bench install web clean help
 

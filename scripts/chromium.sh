@@ -4,6 +4,8 @@
 #   scripts/chromium.sh install   install the Debian package if missing; prints the binary's path
 #   scripts/chromium.sh path      the binary's path, or exit 1 when it is not installed
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 
 binary() {
   local candidate
@@ -16,9 +18,7 @@ binary() {
 case "${1:-install}" in
   install)
     if ! binary >/dev/null; then
-      echo "Installing Chromium (Debian package) ..." >&2
-      apt-get update -qq >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+      apt_install Chromium chromium
     fi
     binary ;;
   path) binary ;;

@@ -13,6 +13,8 @@
 # That folder is formatted for its controller port: to change the port, remove the folder.
 # Readiness is checked with confluent-kafka from .venv (TP_KAFKA_PYTHON: another interpreter).
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${TP_KAFKA_PORT:-59092}
 controller_port=${TP_KAFKA_CONTROLLER_PORT:-59093}
@@ -29,9 +31,7 @@ python=${TP_KAFKA_PYTHON:-$root/.venv/bin/python}
 
 install_if_missing() {
   if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
-    echo "Installing Java and Maven (Debian packages) ..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless maven >&2
+    apt_install "Java and Maven" default-jre-headless maven
   fi
 }
 

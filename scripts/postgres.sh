@@ -7,6 +7,8 @@
 # postgres user, which may not be able to enter a checkout (a clone under a 0700 folder).
 # Port 55432 (TP_PG_PORT).
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 port=${TP_PG_PORT:-55432}
 data=${TP_PG_DIR:-/var/tmp/tickerpulse/postgres-$port}
 url="postgresql://tickerpulse@127.0.0.1:$port/tickerpulse"
@@ -15,9 +17,7 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 install_if_missing() {
   if [ -z "$(pg_bin)" ]; then
-    echo "Installing PostgreSQL (Debian package) ..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    apt_install PostgreSQL postgresql
   fi
 }
 

@@ -13,6 +13,8 @@
 #   TP_PROMETHEUS_SCRAPE_INTERVAL, TP_PROMETHEUS_EVALUATION_INTERVAL   (as in the file: 5s, 15s)
 # `start` on a running server rewrites the config and reloads it (SIGHUP).
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${TP_PROMETHEUS_PORT:-59090}
 state=${TP_PROMETHEUS_DIR:-$root/var/services/prometheus}
@@ -24,9 +26,7 @@ url="http://127.0.0.1:$port"
 
 install_if_missing() {
   if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-    echo "Installing Prometheus (Debian package) ..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >&2
+    apt_install Prometheus prometheus
     # The package may start its own service on :9090 (where an init system lets it); ours
     # runs on its own port and data, and needs none of it.
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet prometheus 2>/dev/null; then

@@ -6,6 +6,8 @@
 #   scripts/redis.sh url
 # Port 56379 (TP_REDIS_PORT); its folder and server.log in var/services/redis (TP_REDIS_DIR).
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${TP_REDIS_PORT:-56379}
 state=${TP_REDIS_DIR:-$root/var/services/redis}
@@ -15,9 +17,7 @@ url="redis://127.0.0.1:$port/0"
 
 install_if_missing() {
   if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
-    echo "Installing Redis (Debian package) ..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+    apt_install Redis redis-server
   fi
 }
 

@@ -3,6 +3,8 @@
 #   scripts/wrk.sh install   install if missing; prints its path
 #   scripts/wrk.sh path      its path, or exit 1 saying how to install it
 set -euo pipefail
+# shellcheck source=scripts/apt.sh
+. "$(dirname "$0")/apt.sh"
 
 path() {
   if command -v wrk >/dev/null 2>&1; then
@@ -15,9 +17,7 @@ path() {
 
 install() {
   if ! command -v wrk >/dev/null 2>&1; then
-    echo "Installing wrk (Debian package) ..." >&2
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
+    apt_install wrk wrk
   fi
   path
 }
