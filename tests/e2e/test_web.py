@@ -129,6 +129,11 @@ def live_api(
 @pytest.mark.slow
 @pytest.mark.timeout(1200)  # a fresh machine: npm ci, Chromium from Debian, the demo platform
 def test_the_page_searches_charts_streams_and_retrains(live_api: LiveApi) -> None:
+    run_the_page_in_chromium(live_api)
+
+
+def run_the_page_in_chromium(live_api: LiveApi, artifacts: Path = ARTIFACTS) -> None:
+    """web.spec.mjs against a running platform (embedded here, full in test_up_full)."""
     chromium = subprocess.run(
         [str(ROOT / "scripts" / "chromium.sh"), "install"],
         capture_output=True,
@@ -136,7 +141,7 @@ def test_the_page_searches_charts_streams_and_retrains(live_api: LiveApi) -> Non
         timeout=600,
     )
     assert chromium.returncode == 0, f"scripts/chromium.sh install:\n{chromium.stderr}"
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    shutil.rmtree(artifacts, ignore_errors=True)
     done = subprocess.run(
         ["node", str(ROOT / "tests" / "e2e" / "web.spec.mjs")],
         env=os.environ
@@ -145,7 +150,7 @@ def test_the_page_searches_charts_streams_and_retrains(live_api: LiveApi) -> Non
             "ADMIN_KEY": live_api.admin_key,
             "CLIENT_KEY": live_api.client_key,
             "CHROMIUM": chromium.stdout.strip().splitlines()[-1],
-            "ARTIFACTS": str(ARTIFACTS),
+            "ARTIFACTS": str(artifacts),
         },
         capture_output=True,
         text=True,
@@ -153,5 +158,5 @@ def test_the_page_searches_charts_streams_and_retrains(live_api: LiveApi) -> Non
     )
     print(done.stdout)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
-    shots = sorted(path.name for path in ARTIFACTS.glob("*.png"))
+    shots = sorted(path.name for path in artifacts.glob("*.png"))
     assert len(shots) == 10 and not any(name.startswith("failed") for name in shots), shots

@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from websockets.sync.client import connect
 
+from tests.e2e.test_web import LiveApi, run_the_page_in_chromium
 from tests.integration.test_up import (
     BLOCKING_CHECKS,
     ROOT,
@@ -27,7 +28,7 @@ from tests.integration.test_up import (
     processes_with,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
 
 
 def call(url: str, body: dict | None = None, key: str = "") -> dict:
@@ -60,6 +61,7 @@ def next_event(websocket, channel: str, seconds: float) -> dict:  # type: ignore
     raise AssertionError(f"no event on {channel} in {seconds:.0f} s")
 
 
+@pytest.mark.timeout(1800)  # a fresh machine installs Kafka, PostgreSQL, Redis, Chromium first
 def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) -> None:
     run = uuid.uuid4().hex[:8]
     data_dir = tmp_path / "full-var"
@@ -123,14 +125,17 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         # The key command `up` prints reaches the same (PostgreSQL) key store as the API.
         hint = re.search(r"API key\s+(.+?)\s+\(predict, retrain\)", text)
         assert hint and f"tpfull_raw_{run}" in hint.group(1), text
-        key = subprocess.run(
-            ["bash", "-c", hint.group(1)],
-            cwd=ROOT,
-            env=os.environ,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
+        key, client_key = (
+            subprocess.run(
+                ["bash", "-c", command],
+                cwd=ROOT,
+                env=os.environ,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            for command in (hint.group(1), hint.group(1).replace(" --role admin", ""))
+        )
 
         # The relay service streams a prediction the API makes, and the publisher's metrics.
         with connect(f"{relay}?channels=predictions:ACME,metrics&token={key}") as websocket:
@@ -150,6 +155,12 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         retrain = call(f"{api}/v1/training-runs", {}, key)
         retrain = poll(f"{api}/v1/training-runs/{retrain['id']}", {"succeeded", "failed"}, 300)
         assert retrain["state"] == "succeeded", retrain
+
+        # The web page, in Chromium, as in embedded mode: its live feed comes from the relay
+        # service the page was told of, its retrain from the Celery worker.
+        run_the_page_in_chromium(
+            LiveApi(api, key, client_key), ROOT / "var" / "artifacts" / "web-full"
+        )
 
         # The Dagster UI's launch goes through the queued run coordinator to the daemon; runs
         # land in PostgreSQL and their compute logs in S3.
