@@ -94,6 +94,38 @@ def retrain_through_the_api(port: int, env: dict[str, str]) -> str:
     return str(run["state"])
 
 
+def make_until_up(
+    target: str, env: dict[str, str], seconds: float
+) -> tuple[subprocess.Popen[str], str]:
+    """`make TARGET` as the README says, in a process group of its own like a terminal's
+    foreground job, read until it says it is up; its output so far. Every blocking check passed."""
+    process = subprocess.Popen(
+        ["make", target],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + seconds
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
+                break
+        text = "".join(output)
+        assert "TickerPulse is up." in text, text
+        for check in BLOCKING_CHECKS:
+            assert re.search(rf"check {check}\s+passed", text), f"{check} did not pass:\n{text}"
+    except BaseException:
+        os.killpg(process.pid, signal.SIGINT)
+        raise
+    return process, text
+
+
 def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     data_dir = tmp_path / "up-var"
     api_port, dagster_port, mlflow_port = free_port(), free_port(), free_port()
@@ -104,28 +136,8 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
         "DAGSTER_PORT": str(dagster_port),
         "MLFLOW_UI_PORT": str(mlflow_port),
     }
-    # The README's command, in a process group of its own like a terminal's foreground job.
-    process = subprocess.Popen(
-        ["make", "up"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
+    process, text = make_until_up("up", env, 300)
     try:
-        deadline = time.monotonic() + 300
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-                break
-        text = "".join(output)
-        assert "TickerPulse is up." in text, text
-        for check in BLOCKING_CHECKS:
-            assert re.search(rf"check {check}\s+passed", text), f"{check} did not pass:\n{text}"
         if shutil.which("npm"):  # `make up` built the web page, and the API serves it at /
             with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/", timeout=10) as page:
                 assert '<div id="root">' in page.read().decode()

@@ -20,11 +20,11 @@ from websockets.sync.client import connect
 
 from tests.e2e.test_web import LiveApi, run_the_page_in_chromium
 from tests.integration.test_up import (
-    BLOCKING_CHECKS,
     ROOT,
     free_port,
     get_json,
     launch_from_the_ui,
+    make_until_up,
     processes_with,
 )
 
@@ -80,27 +80,9 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         "RELAY_GROUP": f"tpfull-relay-{run}",
         "METRICS_INTERVAL_SECONDS": "2",
     }
-    process = subprocess.Popen(
-        ["make", "up-full"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
+    # A fresh machine installs Kafka, PostgreSQL, Redis and Prometheus first.
+    process, text = make_until_up("up-full", env, 900)
     try:
-        deadline = time.monotonic() + 900  # a fresh machine installs Kafka and the rest first
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if "Press Ctrl-C to stop." in line or time.monotonic() > deadline:
-                break
-        text = "".join(output)
-        assert "TickerPulse is up." in text, text
-        for check in BLOCKING_CHECKS:
-            assert re.search(rf"check {check}\s+passed", text), f"{check} did not pass:\n{text}"
         assert "prediction worker 2" in text and "metrics publisher" in text, text
 
         # Every store is the full-mode one.

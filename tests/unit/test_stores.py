@@ -187,6 +187,46 @@ class TestSharedChdbWarehouse:
         )
         assert reader.stdout.strip() == str(sorted(f"{p}{n}" for p in "ABC" for n in range(4)))
 
+    def test_a_process_alone_keeps_the_engine_and_hands_it_to_a_waiter(
+        self, tmp_path: Path
+    ) -> None:
+        import subprocess
+        import sys
+
+        url = f"clickhouse+chdb://{tmp_path / 'warehouse'}?database=shared"
+        # The holder: many operations on one open engine, then a long idle stretch with a
+        # generous idle limit, so only a waiter's request can make it let go in time.
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                WRITER.split("for n")[0]
+                + "shared = warehouse._connect.__self__\n"
+                + "shared.idle_seconds = 600\n"
+                + "for _ in range(20): warehouse.read('clean_prices')\n"
+                + "print(shared.opens, flush=True)\n"
+                + "import time; time.sleep(90)\n",
+                url,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "1"  # 21 operations, one open
+            writer = subprocess.run(
+                [sys.executable, "-c", WRITER, url, "W"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert writer.returncode == 0, writer.stderr
+            assert writer.stdout.strip().splitlines()[-1] == "4"
+            assert holder.poll() is None  # handed over while the holder still lived
+        finally:
+            holder.kill()
+            holder.wait()
+
     def test_a_directory_given_as_a_host_is_refused(self) -> None:
         with pytest.raises(ValueError, match="ABSOLUTE/DIR"):
             open_warehouse("clickhouse+chdb://warehouse/tickerpulse")

@@ -5,15 +5,13 @@ shows once, with its newest values. Replacing a ticker inserts the new rows firs
 deletes that ticker's older versions, so a reader sees the old rows or the new, never none.
 The same code runs in-process on chDB (`clickhouse+chdb://`), which is how the tests and
 `make up-full` reach a modern ClickHouse engine on a machine where no server can be installed.
-chDB lets one process at a time hold a data directory, so an on-disk chDB warehouse shared by
-the API, Dagster runs and workers opens the engine per operation under a file lock: processes
-take turns, as their queries would queue on a one-core server.
+chDB lets one process at a time hold a data directory: an on-disk chDB warehouse shared by the
+API, Dagster runs and workers is handed between them (shared_chdb.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -120,22 +118,6 @@ class ClickHouseWarehouse(Warehouse):
         return str(found["v"].iloc[0]) if len(found) else ""
 
 
-@contextlib.contextmanager
-def _shared_chdb_directory(path: Path) -> Iterator[Any]:
-    """The engine on a chDB directory, held under an exclusive lock for one operation; closing
-    the client releases chDB's own lock on the directory for the next process."""
-    import clickhouse_connect
-
-    path.mkdir(parents=True, exist_ok=True)
-    with (path.parent / f"{path.name}.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        client = clickhouse_connect.get_client(dsn=f"chdb://{path}")
-        try:
-            yield client
-        finally:
-            client.close()
-
-
 def open_clickhouse(url: str) -> ClickHouseWarehouse:
     """clickhouse://user:password@host:8123/db (a server); in-process on chDB:
     clickhouse+chdb://memory/db (one process's memory) or clickhouse+chdb:///abs/dir?database=db
@@ -144,10 +126,11 @@ def open_clickhouse(url: str) -> ClickHouseWarehouse:
 
     parts = urlsplit(url)
     if parts.scheme == "clickhouse+chdb" and not parts.hostname:
+        from tickerpulse.stores.warehouse.shared_chdb import SharedChdbDirectory
+
         database = parse_qs(parts.query).get("database", ["tickerpulse"])[0]
-        return ClickHouseWarehouse(
-            lambda: _shared_chdb_directory(Path(unquote(parts.path))), database
-        )
+        shared = SharedChdbDirectory(Path(unquote(parts.path)))
+        return ClickHouseWarehouse(shared.client, database)
     database = parts.path.strip("/") or "tickerpulse"
     if parts.scheme == "clickhouse+chdb":
         if parts.hostname != "memory":
