@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from websockets.sync.client import connect
 
+from tests.conftest import FIXTURES
 from tests.e2e.test_web import LiveApi, run_the_page_in_chromium
 from tests.integration.test_up import (
     ROOT,
@@ -94,6 +95,17 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         assert ready["warehouse"]["detail"] == "5 tickers"
         assert (data_dir / "clickhouse" / "metadata").is_dir()  # chDB's ClickHouse data dir
 
+        # A CSV dropped into the S3 inbox: the inbox sensor of `dagster dev`'s daemon takes it.
+        s3 = boto3.client(
+            "s3",
+            endpoint_url="http://127.0.0.1:55900",
+            aws_access_key_id="testing",  # up-full's defaults for moto_server
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+        dropped = f"X{run[:6].upper()}"
+        s3.upload_file(str(FIXTURES / "dirty.csv"), "tickerpulse", f"inbox/{dropped}.csv")
+
         forecast = get_json(f"{api}/v1/forecasts/ACME")["forecasts"][0]
         assert forecast["model_version"] == "1"
         champion = get_json(
@@ -154,13 +166,6 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
             run_ids = connection.execute(sa.text("select run_id from runs")).scalars().all()
         dagster_db.dispose()
         assert len(run_ids) >= 5  # four from up's materialization, the retrain, the launch
-        s3 = boto3.client(
-            "s3",
-            endpoint_url="http://127.0.0.1:55900",
-            aws_access_key_id="testing",  # up-full's defaults for moto_server
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        )
         logged = {
             item["Key"].split("/")[2]
             for page in s3.get_paginator("list_objects_v2").paginate(
@@ -169,6 +174,18 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
             for item in page.get("Contents", [])
         }
         assert set(run_ids) & logged, (run_ids, sorted(logged)[:5])
+
+        # The dropped file was ingested (its good rows stored, the rest quarantined) and filed.
+        report_key = f"inbox/processed/{dropped}.csv.report.json"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            listed = s3.list_objects_v2(Bucket="tickerpulse", Prefix=report_key)
+            if listed.get("KeyCount"):
+                break
+            time.sleep(2)
+        report = json.loads(s3.get_object(Bucket="tickerpulse", Key=report_key)["Body"].read())
+        assert (report["stored"], report["rejected"]) == (4, 7), report
+        assert dropped in {t["symbol"] for t in get_json(f"{api}/v1/tickers")}
 
         # Prometheus scrapes this API and relay.
         deadline = time.monotonic() + 60
