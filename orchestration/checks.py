@@ -12,7 +12,8 @@ from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import CLEAN_COLUMNS
-from tickerpulse.features import FEATURES
+from tickerpulse.features import FEATURES, LONGEST_WINDOW
+from tickerpulse.forecasting.forecast import forecastable
 from tickerpulse.forecasting.models import BASELINE
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.ingestion import FETCHED_SOURCES
@@ -100,19 +101,24 @@ def clean_prices_calendar_gaps(warehouse: WarehouseResource) -> dg.AssetCheckRes
 @dg.asset_check(
     asset=price_features,
     blocking=True,
-    description="No infinities; every ticker has complete rows.",
+    description="No infinities; every ticker past its warm-up has complete rows.",
 )
 def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     features = warehouse.warehouse.read("price_features")
     values = features[FEATURES].to_numpy(dtype=float)
     infinite = int(np.isinf(values).sum())
     complete = features[FEATURES].notna().all(axis=1).groupby(features["ticker"]).sum()
-    without = sorted(complete[complete == 0].index)
+    # A ticker no longer than the longest window (a new CSV of a few days) cannot have a
+    # complete row yet: reported, not failed, or it would block every run until it grows.
+    short = features.groupby("ticker").size() <= LONGEST_WINDOW
+    without = sorted(complete[(complete == 0) & ~short].index)
+    warming = sorted(complete[(complete == 0) & short].index)
     return dg.AssetCheckResult(
         passed=infinite == 0 and not without and not features.empty,
         metadata={
             "infinite_values": infinite,
             "tickers_without_complete_rows": ", ".join(without) or "none",
+            "tickers_warming_up": ", ".join(warming) or "none",
             "complete_rows_per_ticker": _examples(complete.rename("complete_rows").reset_index()),
         },
     )
@@ -177,14 +183,19 @@ def price_forecasts_intervals_ordered(
         if len(forecasts)
         else pd.Series(dtype=bool)
     )
+    # Every ticker that can be forecast has one; a ticker too new for its features' warm-up
+    # (or not cleaned yet) is reported, not failed: it must not block every later retrain.
     universe = {row["symbol"] for row in raw_store.store.list_tickers()}
-    missing = sorted(universe - set(forecasts.get("ticker", [])))
+    features = warehouse.warehouse.read("price_features")
+    expected = universe & set(forecastable(features)[0]["ticker"]) if len(features) else set()
+    missing = sorted(expected - set(forecasts.get("ticker", [])))
     return dg.AssetCheckResult(
         passed=bool(ordered.all()) and not missing and not forecasts.empty,
         metadata={
             "forecasts": len(forecasts),
             "misordered": int((~ordered).sum()),
             "tickers_without_forecast": ", ".join(missing) or "none",
+            "tickers_not_forecastable_yet": ", ".join(sorted(universe - expected)) or "none",
             "examples": _examples(forecasts[~ordered]) if len(forecasts) else _examples(forecasts),
         },
     )

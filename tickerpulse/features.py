@@ -32,9 +32,12 @@ FEATURES = [
 SCALE_FEATURE = "volatility_20"
 
 
+# The longest window or shift: a ticker with no more rows than this has no complete feature
+# row yet (it is warming up).
+LONGEST_WINDOW = max(*RETURN_WINDOWS, *VOLATILITY_WINDOWS, 50)
 # NaN rows after each ticker's history, at least as long as the longest window or shift, so
 # a window laid over the flat array never reaches from one ticker into the next.
-_GAP = max(*RETURN_WINDOWS, *VOLATILITY_WINDOWS, 50)
+_GAP = LONGEST_WINDOW
 
 
 class _ByTicker:

@@ -130,6 +130,34 @@ def test_a_failed_blocking_check_stops_everything_downstream(store_settings: Set
 
 
 @pytest.mark.slow
+def test_a_ticker_too_new_to_forecast_is_reported_not_blocking(store_settings: Settings) -> None:
+    """A CSV of a few days (the inbox takes such files) leaves warm-up gaps in its features:
+    it gets no forecast yet, and that must not fail every retrain from then on."""
+    import datetime as dt
+
+    store = RawStore(store_settings.raw_db_url)
+    add_synthetic(store, "AAA", years=4)
+    end = last_completed_session()
+    ingest_from_source(store, SyntheticSource(), "NEWCO", end - dt.timedelta(days=10), end)
+    store.add_ticker("NEWCO", "csv")
+    results = run_everything()
+    assert len(results) == 3 and all(r.success for r in results)
+    assert failed_checks(results) == []
+    forecasts = open_warehouse(store_settings.warehouse_url).read("price_forecasts")
+    assert set(forecasts["ticker"]) == {"AAA"}
+    metadata = {
+        e.event_specific_data.check_name: e.event_specific_data.metadata  # type: ignore[union-attr]
+        for r in results
+        for e in r.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert metadata["price_features_usable"]["tickers_warming_up"].value == "NEWCO"
+    assert metadata["price_forecasts_intervals_ordered"]["tickers_not_forecastable_yet"].value == (
+        "NEWCO"
+    )
+
+
+@pytest.mark.slow
 def test_every_asset_to_a_served_forecast_on_each_deployment(store_settings: Settings) -> None:
     from fastapi.testclient import TestClient
 

@@ -28,6 +28,15 @@ FORECAST_COLUMNS = [
 ]
 
 
+def forecastable(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Each ticker's latest feature row where every feature is known (a new ticker with a
+    short history has warm-up gaps); and the tickers left out for it."""
+    latest = latest_rows(features)
+    complete = latest.dropna(subset=FEATURES)
+    complete = complete[complete["volatility_20"] > 0]
+    return complete, sorted(set(latest["ticker"]) - set(complete["ticker"]))
+
+
 def make_forecasts(
     features: pd.DataFrame,
     estimator: Any,
@@ -39,10 +48,7 @@ def make_forecasts(
     exchange: str = "XNYS",
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per ticker with complete latest features; also the tickers that had none."""
-    latest = latest_rows(features)
-    complete = latest.dropna(subset=FEATURES)
-    complete = complete[complete["volatility_20"] > 0]
-    skipped = sorted(set(latest["ticker"]) - set(complete["ticker"]))
+    complete, skipped = forecastable(features)
     if complete.empty:
         return pd.DataFrame(columns=FORECAST_COLUMNS), skipped
     predicted = estimator.predict(input_frame(estimator, complete, FEATURES))
