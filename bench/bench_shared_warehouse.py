@@ -16,22 +16,14 @@ import subprocess
 import sys
 
 WORKER = """
-import contextlib, datetime as dt, json, statistics, sys, tempfile, time
+import contextlib, datetime as dt, json, sys, tempfile, time
 import clickhouse_connect
 from tickerpulse.sources.synthetic import SyntheticSource
 from tickerpulse.stores.warehouse.clickhouse import ClickHouseWarehouse, open_clickhouse
 
-TICKERS, REPEAT = 100, 30
-WINDOW = (dt.date(2025, 1, 1), dt.date(2025, 3, 31))
+from bench.bench_warehouse_reads import WINDOW, _median_ms as median_ms
 
-def median_ms(action):
-    action()
-    samples = []
-    for _ in range(REPEAT):
-        started = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
+TICKERS = 100
 
 with tempfile.TemporaryDirectory() as folder:
     shared = open_clickhouse(f"clickhouse+chdb://{folder}/warehouse?database=bench")
