@@ -108,6 +108,14 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
 
         forecast = get_json(f"{api}/v1/forecasts/ACME")["forecasts"][0]
         assert forecast["model_version"] == "1"
+        # Prices and features come out of the ClickHouse tables, ending where the forecast starts.
+        window = f"start=2026-11-02&end={forecast['as_of']}"
+        bars = get_json(f"{api}/v1/prices/ACME?{window}")["prices"]
+        assert bars[-1]["date"] == forecast["as_of"]
+        assert bars[-1]["close"] == pytest.approx(forecast["last_close"])
+        features = get_json(f"{api}/v1/features/ACME?{window}")["rows"]
+        assert [row["date"] for row in features] == [bar["date"] for bar in bars]
+        assert all(value is not None for value in features[-1]["values"].values())
         champion = get_json(
             f"{ready['registry']['detail']}/api/2.0/mlflow/registered-models/alias"
             f"?name=tpfull-{run}-h1&alias=champion"
