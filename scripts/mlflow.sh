@@ -21,17 +21,7 @@ start() {
   export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
   export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} MLFLOW_S3_ENDPOINT_URL="$s3"
   db="${pg%/*}/mlflow"
-  "$venv/python" - "$pg" "$s3" "$bucket" <<'PY'
-import sys, boto3, sqlalchemy as sa
-server, endpoint, bucket = sys.argv[1:4]
-engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-with engine.connect() as connection:
-    if not connection.execute(sa.text("select 1 from pg_database where datname='mlflow'")).first():
-        connection.execute(sa.text("create database mlflow"))
-s3 = boto3.client("s3", endpoint_url=endpoint)
-if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-    s3.create_bucket(Bucket=bucket)
-PY
+  "$venv/python" "$root/scripts/provision.py" --postgres "$pg" --database mlflow --s3 "$s3" --bucket "$bucket"
   start_daemon "MLflow server" "$state" "$url/health" 60 \
     "$venv/mlflow" server --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
     --host 127.0.0.1 --port "$port" --workers 1

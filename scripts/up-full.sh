@@ -56,25 +56,10 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
 raw_db=${TP_FULL_RAW_DB:-tickerpulse_full} dagster_db=${TP_FULL_DAGSTER_DB:-dagster_full}
 bucket=${DAGSTER_COMPUTE_LOG_BUCKET:-tickerpulse}
 redis_base=${redis%/*}
-.venv/bin/python - "$postgres" "$raw_db" "$dagster_db" "$s3" "$bucket" "$redis_base/${TP_FULL_REDIS_CACHE_DB:-2}" <<'PY'
-"""Databases and the bucket full mode needs; the cache starts empty (it may hold another run's)."""
-import sys
-
-import boto3
-import redis
-import sqlalchemy as sa
-
-server, raw_db, dagster_db, endpoint, bucket, cache = sys.argv[1:7]
-engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-with engine.connect() as connection:
-    for name in (raw_db, dagster_db):
-        if not connection.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": name}).first():
-            connection.execute(sa.text(f'create database "{name}"'))
-s3 = boto3.client("s3", endpoint_url=endpoint)
-if bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
-    s3.create_bucket(Bucket=bucket)
-redis.Redis.from_url(cache).flushdb()
-PY
+# Full mode's databases and bucket; the cache starts empty (it may hold another run's answers).
+.venv/bin/python scripts/provision.py --postgres "$postgres" --database "$raw_db" \
+  --database "$dagster_db" --s3 "$s3" --bucket "$bucket" \
+  --flush-redis "$redis_base/${TP_FULL_REDIS_CACHE_DB:-2}"
 
 host=${API_HOST:-127.0.0.1}
 export RAW_DB_URL=${RAW_DB_URL:-${postgres%/*}/$raw_db}
