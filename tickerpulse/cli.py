@@ -100,7 +100,9 @@ def up(
 
     settings = get_settings()
     host = settings.api_host
-    for port, variable in ports_to_claim(settings):
+    log_dir = settings.data_dir / "logs"
+    services = platform_services(settings, log_dir)
+    for port, variable in ports_to_claim(services):
         if port_in_use(host, port):
             typer.secho(
                 f"Port {port} on {host} is taken (another `tickerpulse up`?). Stop it or set {variable}.",
@@ -108,7 +110,6 @@ def up(
                 err=True,
             )
             raise typer.Exit(1)
-    log_dir = settings.data_dir / "logs"
     total = 4
     _echo_step(1, total, f"State lives in {settings.data_dir}")
     prepare_dagster_home(settings)
@@ -130,7 +131,6 @@ def up(
         materialize_everything(settings, log_dir)
 
     env = _platform_env(settings)
-    services = platform_services(settings, log_dir)
     _echo_step(4, total, "Starting " + ", ".join(service.name for service in services))
 
     def stop_all(*_: object) -> None:

@@ -27,6 +27,8 @@ class Service:
     stop_signal: int = signal.SIGTERM
     # For a process with no HTTP (the Celery worker): ready once its log shows this text.
     ready_text: str = ""
+    # The setting that moves the port it serves on (ready_url's), named when the port is taken.
+    port_setting: str = ""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log_start: int = field(default=0, repr=False)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tickerpulse.launcher import Service
 from tickerpulse.settings import Settings
@@ -35,6 +36,7 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
             ],
             f"http://{host}:{settings.dagster_port}/server_info",
             log_dir / "dagster.log",
+            port_setting="DAGSTER_PORT",
             stop_signal=signal.SIGINT,  # dagster dev shuts its daemon and code server down on SIGINT
         ),
         Service(
@@ -42,6 +44,7 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
             ["uvicorn", "serving.app:app", "--host", host, "--port", str(settings.api_port)],
             f"{api}/healthz",
             log_dir / "api.log",
+            port_setting="API_PORT",
         ),
         Service(
             "training worker",
@@ -83,6 +86,7 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
                 ],
                 f"{settings.mlflow_ui_url}/health",
                 log_dir / "mlflow.log",
+                port_setting="MLFLOW_UI_PORT",
             )
         )
     if not settings.runs_realtime_in_api:
@@ -104,6 +108,7 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
                 ],
                 f"http://{host}:{settings.relay_port}/healthz",
                 log_dir / "relay.log",
+                port_setting="RELAY_PORT",
             ),
             Service(
                 "metrics publisher",
@@ -127,14 +132,11 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
     return services
 
 
-def ports_to_claim(settings: Settings) -> list[tuple[int, str]]:
-    """(port, the variable that moves it) for each port `up` serves on."""
-    ports = [(settings.api_port, "API_PORT"), (settings.dagster_port, "DAGSTER_PORT")]
-    if not settings.mlflow_tracking_uri.startswith("http"):
-        ports.append((settings.mlflow_ui_port, "MLFLOW_UI_PORT"))
-    if not settings.runs_realtime_in_api:
-        ports.append((settings.relay_port, "RELAY_PORT"))
-    return ports
+def ports_to_claim(services: list[Service]) -> list[tuple[int, str]]:
+    """(port, the setting that moves it) for each port these services serve on."""
+    return [
+        (int(urlsplit(s.ready_url).port or 0), s.port_setting) for s in services if s.port_setting
+    ]
 
 
 def stream_url(settings: Settings) -> str:

@@ -98,8 +98,16 @@ def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own
         "prediction worker 2",
         "prediction worker 3",
     ]
-    assert (8001, "RELAY_PORT") in ports_to_claim(full)
-    assert (5000, "MLFLOW_UI_PORT") not in ports_to_claim(full)
+    assert ports_to_claim(platform_services(full, Path("logs"))) == [
+        (3000, "DAGSTER_PORT"),
+        (8000, "API_PORT"),
+        (8001, "RELAY_PORT"),
+    ]
+    assert ports_to_claim(platform_services(settings, Path("logs"))) == [
+        (3000, "DAGSTER_PORT"),
+        (8000, "API_PORT"),
+        (5000, "MLFLOW_UI_PORT"),
+    ]
     assert stream_url(full) == "ws://127.0.0.1:8001/v1/stream"
 
 
