@@ -35,14 +35,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL, installed and started by the project's own script."""
-    started = subprocess.run(
-        [str(ROOT / "scripts" / "postgres.sh"), "start"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert started.returncode == 0, f"scripts/postgres.sh start failed:\n{started.stderr}"
-    yield started.stdout.strip().splitlines()[-1]
+    yield service_script("postgres")
 
 
 def service_script(name: str, action: str = "start", timeout: int = 600) -> str:
@@ -75,14 +68,11 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A real S3 endpoint (moto_server, standing in for MinIO), started by the project's script."""
-    started = subprocess.run(
-        [str(ROOT / "scripts" / "moto.sh"), "start"], capture_output=True, text=True, timeout=120
-    )
-    assert started.returncode == 0, f"scripts/moto.sh start failed:\n{started.stderr}"
+    endpoint = service_script("moto", timeout=120)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    yield started.stdout.strip().splitlines()[-1]
+    yield endpoint
     subprocess.run([str(ROOT / "scripts" / "moto.sh"), "stop"], check=False)
 
 

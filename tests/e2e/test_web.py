@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, service_script
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
@@ -134,13 +134,7 @@ def test_the_page_searches_charts_streams_and_retrains(live_api: LiveApi) -> Non
 
 def run_the_page_in_chromium(live_api: LiveApi, artifacts: Path = ARTIFACTS) -> None:
     """web.spec.mjs against a running platform (embedded here, full in test_up_full)."""
-    chromium = subprocess.run(
-        [str(ROOT / "scripts" / "chromium.sh"), "install"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert chromium.returncode == 0, f"scripts/chromium.sh install:\n{chromium.stderr}"
+    chromium = service_script("chromium", "install")  # Debian's Chromium; its path
     shutil.rmtree(artifacts, ignore_errors=True)
     done = subprocess.run(
         ["node", str(ROOT / "tests" / "e2e" / "web.spec.mjs")],
@@ -149,7 +143,7 @@ def run_the_page_in_chromium(live_api: LiveApi, artifacts: Path = ARTIFACTS) -> 
             "BASE_URL": live_api.url,
             "ADMIN_KEY": live_api.admin_key,
             "CLIENT_KEY": live_api.client_key,
-            "CHROMIUM": chromium.stdout.strip().splitlines()[-1],
+            "CHROMIUM": chromium,
             "ARTIFACTS": str(artifacts),
         },
         capture_output=True,
