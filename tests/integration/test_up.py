@@ -69,29 +69,33 @@ def launch_from_the_ui(port: int) -> str:
     return "TIMEOUT"
 
 
-def retrain_through_the_api(port: int, env: dict[str, str]) -> str:
-    """The retrain a person asks the API for: `up`'s own Celery worker carries it out."""
-    key = subprocess.run(
-        [str(ROOT / ".venv/bin/tickerpulse"), "apikey", "create", "ops", "--role", "admin"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def call(url: str, body: dict | None = None, key: str = "") -> dict:
+    """GET, or POST `body` as JSON, with an API key; the JSON answer."""
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v1/training-runs",
-        data=b"{}",
-        method="POST",
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method="GET" if body is None else "POST",
         headers={"X-API-Key": key, "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        run = json.loads(response.read())
-    deadline = time.monotonic() + 240
-    while run["state"] in ("queued", "running") and time.monotonic() < deadline:
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def poll(url: str, done: set[str], seconds: float) -> dict:
+    """GET url until its `state` is one of `done` (or the time is up); the last answer."""
+    deadline = time.monotonic() + seconds
+    state = get_json(url)
+    while state["state"] not in done and time.monotonic() < deadline:
         time.sleep(1)
-        run = get_json(f"http://127.0.0.1:{port}/v1/training-runs/{run['id']}")
-    assert run["state"] != "failed", run["error"]
-    return str(run["state"])
+        state = get_json(url)
+    return state
+
+
+def retrain_through_the_api(api: str, key: str, seconds: float) -> dict:
+    """The retrain a person asks the API for, carried out by `up`'s own Celery worker; the
+    run as the API reports it once it ended (or the time is up)."""
+    run = call(f"{api}/v1/training-runs", {}, key)
+    return poll(f"{api}/v1/training-runs/{run['id']}", {"succeeded", "failed"}, seconds)
 
 
 def make_until_up(
@@ -157,7 +161,15 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
         assert champion["model_version"]["version"] == forecast["forecasts"][0]["model_version"]
         assert len(processes_with(str(data_dir))) >= 3  # dagster dev and its children, uvicorn
         assert launch_from_the_ui(dagster_port) == "SUCCESS"
-        assert retrain_through_the_api(api_port, env) == "succeeded"
+        key = subprocess.run(
+            [str(ROOT / ".venv/bin/tickerpulse"), "apikey", "create", "ops", "--role", "admin"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        run = retrain_through_the_api(f"http://127.0.0.1:{api_port}", key, 240)
+        assert run["state"] == "succeeded", run
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         rest, _ = process.communicate(timeout=60)

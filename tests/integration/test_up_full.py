@@ -22,34 +22,17 @@ from tests.conftest import FIXTURES
 from tests.e2e.test_web import LiveApi, run_the_page_in_chromium
 from tests.integration.test_up import (
     ROOT,
+    call,
     free_port,
     get_json,
     launch_from_the_ui,
     make_until_up,
+    poll,
     processes_with,
+    retrain_through_the_api,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
-
-
-def call(url: str, body: dict | None = None, key: str = "") -> dict:
-    request = urllib.request.Request(
-        url,
-        data=None if body is None else json.dumps(body).encode(),
-        method="GET" if body is None else "POST",
-        headers={"X-API-Key": key, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=20) as response:
-        return json.loads(response.read())  # type: ignore[no-any-return]
-
-
-def poll(url: str, done: set[str], seconds: float) -> dict:
-    deadline = time.monotonic() + seconds
-    state = get_json(url)
-    while state["state"] not in done and time.monotonic() < deadline:
-        time.sleep(1)
-        state = get_json(url)
-    return state
 
 
 def next_event(websocket, channel: str, seconds: float) -> dict:  # type: ignore[no-untyped-def]
@@ -154,8 +137,7 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         assert answered["state"] == "done" and answered["done"] == 4, answered
 
         # A retrain through the API: the Celery worker on Redis runs it in Dagster.
-        retrain = call(f"{api}/v1/training-runs", {}, key)
-        retrain = poll(f"{api}/v1/training-runs/{retrain['id']}", {"succeeded", "failed"}, 300)
+        retrain = retrain_through_the_api(api, key, 300)
         assert retrain["state"] == "succeeded", retrain
 
         # The web page, in Chromium, as in embedded mode: its live feed comes from the relay
