@@ -90,6 +90,37 @@ class TestRawStore:
         assert history[1]["metrics"] == {"relative_mae": 0.99}
 
 
+CREATE_STORES = """
+import sys, time
+from tickerpulse.stores.prediction_requests import PredictionRequestStore
+from tickerpulse.stores.raw import RawStore
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # imports done: all start together
+PredictionRequestStore(RawStore(sys.argv[1]).engine)
+"""
+
+
+@pytest.mark.integration
+def test_processes_starting_at_once_on_a_new_database_all_get_the_tables(
+    postgres_database: str,
+) -> None:
+    """Two prediction workers starting together on a fresh PostgreSQL database once failed:
+    both created the same table and one died on a unique violation in pg_type."""
+    import subprocess
+    import sys
+
+    together = str(time.time() + 15)
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", CREATE_STORES, postgres_database, together],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(12)
+    ]
+    errors = [start.communicate(timeout=120)[1] for start in starts]
+    assert [start.returncode for start in starts] == [0] * 12, errors
+
+
 class TestWarehouse:
     """Every backend: one ticker's rows replaced as a whole, reads by ticker and date range."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tickerpulse.stores.raw import _insert, metadata
+from tickerpulse.stores.raw import _insert, create_tables, metadata
 
 prediction_requests = sa.Table(
     "prediction_requests",
@@ -45,7 +45,7 @@ def _now() -> dt.datetime:
 class PredictionRequestStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine, tables=[prediction_requests, prediction_results])
+        create_tables(engine, [prediction_requests, prediction_results])
 
     def create(self, tickers: list[str], horizons: list[int], requested_by: str = "") -> str:
         request_id = uuid.uuid4().hex

@@ -77,6 +77,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Any fixed number: the advisory lock every process takes while it creates the tables.
+_SCHEMA_LOCK = 7_316_227
+
+
+def create_tables(engine: sa.Engine, tables: Sequence[sa.Table] | None = None) -> None:
+    """Create the missing tables. On PostgreSQL, processes starting at once (two prediction
+    workers, say) would collide creating the same table (a unique violation in pg_type), so
+    they take a transaction-scoped advisory lock and create one after another."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        metadata.create_all(connection, tables=tables)
+
+
 def _insert(engine: sa.Engine, table: sa.Table) -> Any:
     dialect = {"sqlite": sqlite, "postgresql": postgresql}[engine.dialect.name]
     return dialect.insert(table)
@@ -89,7 +103,7 @@ class RawStore:
         self.engine = sa.create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        create_tables(self.engine)
 
     # tickers -----------------------------------------------------------------------------
     def add_ticker(self, symbol: str, source: str, name: str = "") -> bool:
