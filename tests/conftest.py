@@ -76,6 +76,13 @@ def s3_endpoint() -> Iterator[str]:
     subprocess.run([str(ROOT / "scripts" / "moto.sh"), "stop"], check=False)
 
 
+@pytest.fixture(scope="session")
+def mlflow_server(postgres_server: str, s3_endpoint: str) -> Iterator[str]:
+    """A real MLflow tracking server (PostgreSQL backend, S3 artifacts) from the project's script."""
+    yield service_script("mlflow", timeout=300)
+    service_script("mlflow", "stop")
+
+
 @pytest.fixture
 def postgres_database(postgres_server: str) -> Iterator[str]:
     """A fresh database per test, dropped afterwards."""

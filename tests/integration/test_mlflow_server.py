@@ -1,13 +1,11 @@
 """Train, register, promote and load through a real MLflow server: PostgreSQL + S3 artifacts."""
 
-import subprocess
 import uuid
-from collections.abc import Iterator
 
 import boto3
 import pytest
 
-from tests.conftest import ROOT, synthetic_panel
+from tests.conftest import synthetic_panel
 from tests.unit.test_registry_and_training import assert_the_gate_keeps_the_champion
 from tickerpulse.features import FEATURES, compute_features
 from tickerpulse.forecasting.models import model_inputs
@@ -16,16 +14,6 @@ from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def mlflow_server(postgres_server: str, s3_endpoint: str) -> Iterator[str]:
-    started = subprocess.run(
-        [str(ROOT / "scripts" / "mlflow.sh"), "start"], capture_output=True, text=True, timeout=300
-    )
-    assert started.returncode == 0, started.stderr
-    yield started.stdout.strip().splitlines()[-1]
-    subprocess.run([str(ROOT / "scripts" / "mlflow.sh"), "stop"], check=False)
 
 
 def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
