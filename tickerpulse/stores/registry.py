@@ -17,8 +17,20 @@ import pandas as pd
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
-# MLflow saves sklearn models with skops, which loads only types it is told to trust.
-TRUSTED_TYPES = ["tickerpulse.forecasting.per_ticker.PerTickerModel"]
+# MLflow saves sklearn models with skops (no pickle), which loads only the types it trusts.
+# One entry per type that a candidate's fitted model holds and skops does not trust by default
+# (as skops.io.get_untrusted_types reports on a saved model of each candidate), with the reason
+# it is safe; tests check the list against the candidates, so it neither lags nor grows stale.
+TRUSTED_TYPES = [
+    # Our own meta-estimator: skops rebuilds it from its attributes (a dict of fitted sklearn
+    # estimators, numbers), each of which skops checks in turn; loading runs none of its code.
+    "tickerpulse.forecasting.per_ticker.PerTickerModel",
+    # HistGradientBoosting's fitted trees (numpy node arrays). skops distrusts it because predict
+    # indexes the nodes without bounds checks: a forged file could crash the process. Only our
+    # training writes the models this registry loads, so a file here is one we made; whoever can
+    # write the artifact store could replace any model anyway.
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
 _URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 
 
