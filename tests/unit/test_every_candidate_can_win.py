@@ -40,14 +40,22 @@ class Deployment:
 @pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.integration)])
 def deployment(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Deployment]:
     """The registry each deployment uses; the warehouse stays embedded (not under test here)."""
-    warehouse = open_warehouse(settings.warehouse_url)
     if request.param == "server":
-        registry = ModelRegistry(request.getfixturevalue("mlflow_server"), artifact_uri="")
-        raw_store = RawStore(request.getfixturevalue("postgres_database"))
+        yield Deployment(
+            ModelRegistry(request.getfixturevalue("mlflow_server"), artifact_uri=""),
+            RawStore(request.getfixturevalue("postgres_database")),
+            open_warehouse(settings.warehouse_url),
+        )
     else:
-        registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
-        raw_store = RawStore(settings.raw_db_url)
-    yield Deployment(registry, raw_store, warehouse)
+        yield embedded(settings)
+
+
+def embedded(settings: Settings) -> Deployment:
+    return Deployment(
+        ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri),
+        RawStore(settings.raw_db_url),
+        open_warehouse(settings.warehouse_url),
+    )
 
 
 @pytest.mark.parametrize("candidate", list(CANDIDATES))
@@ -74,10 +82,16 @@ def test_the_winner_is_saved_registered_loaded_and_served(
 
 
 def assert_the_champion_serves(
-    deployment: Deployment, features: pd.DataFrame, candidate: str, name: str, base_name: str
+    deployment: Deployment,
+    features: pd.DataFrame,
+    candidate: str,
+    name: str,
+    base_name: str,
+    online_tickers: int | None = None,
 ) -> None:
     """The champion, loaded by alias, predicts what the model fitted in this process predicts;
-    the batch forecast is its prediction on each ticker's last row; online equals batch."""
+    the batch forecast is its prediction on each ticker's last row; online equals batch (for
+    the first `online_tickers` tickers, or all: each online prediction reads and predicts alone)."""
     horizon = 1
     registry = deployment.registry
     champion = registry.by_alias(name, "champion")
@@ -109,7 +123,7 @@ def assert_the_champion_serves(
             "price_features", str(ticker), ticker_rows.drop(columns="ticker")
         )
     predictor = Predictor(registry, deployment.warehouse, base_name, [horizon])
-    for row in batch.itertuples():
+    for row in batch.head(online_tickers).itertuples():
         online = predictor.predict(str(row.ticker), horizon)
         assert online["model_version"] == champion.version and online["as_of"] == row.date
         assert online["forecast"] == pytest.approx(row.forecast, rel=1e-9)
