@@ -1,6 +1,7 @@
 """Jobs a data engineer launches by name; each covers one partitioning of the graph."""
 
 import dagster as dg
+from dagster_mlflow import end_mlflow_on_run_finished
 
 from orchestration.assets.features import price_features
 from orchestration.assets.ingestion import clean_prices, raw_prices
@@ -28,6 +29,9 @@ train_and_forecast = dg.define_asset_job(
         price_features, price_model, price_forecasts, feature_drift, forecast_accuracy
     ),
     description="Features for the whole universe, walk-forward training and promotion, forecasts, drift.",
+    # The run is one MLflow run (dagster-mlflow): every step's hook reports, so a failure
+    # anywhere ends it FAILED and the job's last step ends it FINISHED.
+    hooks={end_mlflow_on_run_finished},
 )
 
 

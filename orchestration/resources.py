@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_aws.s3 import S3Resource
 
+from orchestration.tracking import scoped_mlflow_tracking
 from tickerpulse.inbox import Inbox, LocalInbox, S3Inbox
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.sources import get_source
@@ -68,12 +69,14 @@ class PriceSourcesResource(dg.ConfigurableResource):
         return {name: get_source(name, seed=self.seed) for name in ("synthetic", "stooq", "yahoo")}
 
 
-def default_resources() -> dict[str, dg.ConfigurableResource]:
+def default_resources() -> dict[str, dg.ConfigurableResource | dg.ResourceDefinition]:
     settings = _settings()
     return {
         "raw_store": RawStoreResource(),
         "warehouse": WarehouseResource(),
         "registry": RegistryResource(),
+        # dagster-mlflow's key: its hook reads `context.resources.mlflow`.
+        "mlflow": scoped_mlflow_tracking,
         "price_sources": PriceSourcesResource(seed=settings.synthetic_seed),
         "inbox": InboxResource(
             s3_bucket=settings.inbox_s3_bucket,

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         return self.data_dir / "dagster"
 
     @property
+    def dagster_ui_url(self) -> str:
+        """Where people browse Dagster runs: `<dagster_ui_url>/runs/<run id>`."""
+        return f"http://{self.api_host}:{self.dagster_port}"
+
+    @property
     def mlflow_ui_url(self) -> str:
         """Where people browse MLflow runs: the tracking server, or the UI `up` starts."""
         if self.mlflow_tracking_uri.startswith("http"):

@@ -1,12 +1,20 @@
-"""price_model: candidates evaluated walk-forward against the random walk; MLflow registry."""
+"""price_model: candidates evaluated walk-forward against the random walk; MLflow registry.
+
+The Dagster run is an MLflow run too (dagster-mlflow, orchestration/tracking.py): it gets the
+run's summary, and each horizon's registered run names it as parent. The registry keeps
+registration and aliases, each call scoped to its own store.
+"""
 
 import dagster as dg
 import pandas as pd
+from dagster_mlflow import end_mlflow_on_run_finished
+from dagster_mlflow.resources import MlFlow
 
 from orchestration.assets.features import price_features
 from orchestration.automation import weekly_retrain
 from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
+from orchestration.tracking import MLFLOW_RUN_URL_TAG
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import get_settings
 
@@ -19,14 +27,26 @@ SHOWN_METRICS = ["relative_mae", "mae", "directional_accuracy", "coverage_80", "
     automation_condition=weekly_retrain,
     kinds={"mlflow", "scikitlearn"},
     description="One model per horizon; the champion alias moves only past the promotion gate.",
+    # Ends the MLflow run when price_model is the run's last step (materialized alone); jobs
+    # that go on after it carry the hook on every step (jobs.train_and_forecast).
+    hooks={end_mlflow_on_run_finished},
 )
 def price_model(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     registry: RegistryResource,
     raw_store: RawStoreResource,
+    mlflow: dg.ResourceParam[MlFlow],
 ) -> dg.MaterializeResult:
     settings = get_settings()
+    training_run_id = str(mlflow.mlflow_run_id)
+    tracking = mlflow.tracking_client  # bound to the training run's store, not the process URI
+    tracking.log_param(training_run_id, "horizons", ",".join(map(str, settings.horizons)))
+    tracking.log_param(training_run_id, "folds", settings.walk_forward_folds)
+    run_tags = {"dagster_run_id": context.run_id}
+    if mlflow.tracking_uri == registry.registry.tracking_uri:
+        # MLflow shows a parent link only within one store.
+        run_tags["mlflow.parentRunId"] = training_run_id
     features = warehouse.warehouse.read("price_features")
     metadata: dict[str, object] = {}
     for horizon in settings.horizons:
@@ -38,6 +58,7 @@ def price_model(
             registry=registry.registry,
             raw_store=raw_store.store,
             train_dates=settings.training_window_dates,
+            run_tags=run_tags,
         )
         context.log.info(
             f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}"
@@ -63,5 +84,18 @@ def price_model(
             f"h{horizon}_relative_mae": outcome.best.metrics["relative_mae"],
             f"h{horizon}_coverage_80": outcome.best.metrics["coverage_80"],
         }
+        tracking.log_metric(
+            training_run_id, f"h{horizon}_relative_mae", outcome.best.metrics["relative_mae"]
+        )
+        tracking.set_tag(training_run_id, f"h{horizon}_mlflow_run_id", outcome.version.run_id)
+        tracking.set_tag(
+            training_run_id,
+            f"h{horizon}_registered_version",
+            f"{outcome.model_name} v{outcome.version.version}",
+        )
+    dagster_run = context.instance.get_run_by_id(context.run_id)
+    if dagster_run is not None and MLFLOW_RUN_URL_TAG in dagster_run.tags:
+        metadata["mlflow_training_run"] = dg.MetadataValue.url(dagster_run.tags[MLFLOW_RUN_URL_TAG])
+    metadata["mlflow_training_run_id"] = training_run_id
     metadata["mlflow_tracking_uri"] = registry.registry.tracking_uri
     return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/training-runs", tags=["training runs"])
 
 def _view(services: Services, run: StoredRun) -> dict[str, Any]:
     settings = services.settings
-    dagster = f"http://{settings.api_host}:{settings.dagster_port}/runs/{run.dagster_run_id}"
+    dagster = f"{settings.dagster_ui_url}/runs/{run.dagster_run_id}"
     return run.as_dict() | {"dagster_run_url": dagster if run.dagster_run_id else None}
 
 

@@ -94,14 +94,19 @@ def test_an_unknown_model_has_no_alias(registry: ModelRegistry) -> None:
 def test_the_registry_leaves_the_process_environment_alone(
     registry: ModelRegistry, raw_store: RawStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import os
+
+    import mlflow
+
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri_before = mlflow.get_tracking_uri()
     train_horizon(
         FEATURES_PANEL, 5, base_name="env", folds=4, registry=registry, raw_store=raw_store
     )
     assert registry.load("env-h5", "champion") is not None
-    import os
-
     assert "MLFLOW_TRACKING_URI" not in os.environ
+    # Nor MLflow's own process-wide URI, which set_tracking_uri keeps apart from os.environ.
+    assert mlflow.get_tracking_uri() == uri_before != registry.tracking_uri
 
 
 def test_a_per_ticker_model_saves_and_loads_with_its_routing(registry: ModelRegistry) -> None:

@@ -69,7 +69,10 @@ def train_horizon(
     raw_store: RawStore,
     train_dates: int | None = None,
     candidates: Candidates = CANDIDATES,
+    run_tags: Mapping[str, str] | None = None,
 ) -> TrainingOutcome:
+    """`run_tags` go on the registered version's MLflow run: the caller's lineage (which
+    orchestrator run trained it, under which parent run)."""
     evaluations = evaluate_candidates(features, horizon, folds, train_dates, candidates)
     best = min(evaluations, key=lambda evaluation: evaluation.metrics["relative_mae"])
     rows = modelling_rows(add_targets(features, horizon), FEATURES, train_dates)
@@ -94,7 +97,7 @@ def train_horizon(
         metrics={**best.metrics, **best.quantiles},
         fold_metrics=best.fold_metrics,
         input_example=rows[inputs].head(5),
-        tags={"model": best.model, "horizon": str(horizon)},
+        tags={**(run_tags or {}), "model": best.model, "horizon": str(horizon)},
         artifacts={
             "candidates.json": json.dumps({e.model: e.metrics for e in evaluations}, indent=2),
             "features.json": json.dumps(FEATURES),

@@ -8,6 +8,7 @@ it costs seconds, and the API only needs it when it loads a model.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,43 @@ TRUSTED_TYPES = [
     # write the artifact store could replace any model anyway.
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
 ]
-_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+# set_tracking_uri, set_registry_uri and set_experiment mirror their value here for subprocesses.
+_PROCESS_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "MLFLOW_EXPERIMENT_ID")
+# Registries in one process (the API's threads) take turns with MLflow's process-wide URI.
+_FLUENT_LOCK = threading.RLock()
+
+
+@contextmanager
+def mlflow_process_state_kept() -> Iterator[None]:
+    """Whatever runs inside leaves MLflow's process-wide state as it found it: the tracking and
+    registry URIs, the active experiment (each mirrored in os.environ) and this thread's stack of
+    active runs. dagster-mlflow's resource sets all of them for a Dagster run; this registry sets
+    the URIs for each call. MLflow offers no public way to read them unresolved, hence the
+    private module attributes (the lock pins the MLflow version)."""
+    from mlflow.tracking import fluent
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    saved_variables = {key: os.environ.get(key) for key in _PROCESS_VARIABLES}
+    saved_tracking_uri = tracking_utils._tracking_uri
+    saved_registry_uri = registry_utils._registry_uri
+    saved_experiment = fluent._active_experiment_id
+    active_runs = fluent._active_run_stack.get()
+    saved_runs = list(active_runs)
+    try:
+        yield
+    finally:
+        # Through the setter: it also resets the tracer provider that caches the URI. None
+        # (never set) is what it unsets to, though its annotation leaves None out.
+        tracking_utils.set_tracking_uri(saved_tracking_uri)  # type: ignore[arg-type]
+        registry_utils._registry_uri = saved_registry_uri
+        fluent._active_experiment_id = saved_experiment
+        active_runs[:] = saved_runs
+        for key, value in saved_variables.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass(frozen=True)
@@ -57,19 +94,16 @@ class ModelRegistry:
 
     @contextmanager
     def _fluent(self) -> Iterator[None]:
-        """MLflow's fluent API (start_run, log_model, load_model) reads a process-wide URI,
-        which set_tracking_uri also writes into os.environ: scope it to this registry's call."""
-        mlflow, saved = self.mlflow, {k: os.environ.get(k) for k in _URI_VARIABLES}
-        mlflow.set_tracking_uri(self.tracking_uri)
-        mlflow.set_registry_uri(self.tracking_uri)
-        try:
+        """MLflow's fluent API (start_run, log_model, load_model) reads a process-wide URI and
+        nests under any run active in the thread (a Dagster run's, through dagster-mlflow):
+        scope both to this registry's call, so its runs land in its own store, unnested."""
+        from mlflow.tracking import fluent
+
+        with _FLUENT_LOCK, mlflow_process_state_kept():
+            fluent._active_run_stack.get().clear()
+            self.mlflow.set_tracking_uri(self.tracking_uri)
+            self.mlflow.set_registry_uri(self.tracking_uri)
             yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     def experiment_id(self, name: str) -> str:
         experiment = self.client.get_experiment_by_name(name)
