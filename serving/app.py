@@ -69,8 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Embedded: the relay and the publisher are tasks here; the publisher reads the
             # registry without HTTP.
             watch_hub(hub)
+            # In groups, so an in-process consumer that restarts finds what was published
+            # meanwhile (the in-memory bus keeps a group's queue), as it does on Kafka.
             background += realtime_tasks(
-                services.bus, hub, settings, _local_metrics, None, services.warehouse
+                services.bus,
+                hub,
+                settings,
+                _local_metrics,
+                settings.relay_group,
+                services.warehouse,
             )
         if settings.answers_prediction_requests:
             background.append(

@@ -7,7 +7,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tickerpulse.errors import InvalidTicker, TickerPulseError, UnknownTicker
+from tickerpulse.errors import (
+    EventBusUnavailable,
+    InvalidTicker,
+    TickerPulseError,
+    UnknownTicker,
+)
 from tickerpulse.predicting import NoModel, UnknownHorizon
 
 PROBLEM = "application/problem+json"
@@ -99,6 +104,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NoModel)
     async def no_model(request: Request, error: Exception) -> JSONResponse:
         return problem(request, 503, "No model yet", str(error), {"Retry-After": "60"})
+
+    @app.exception_handler(EventBusUnavailable)
+    async def bus_unavailable(request: Request, error: Exception) -> JSONResponse:
+        # Refused before anything was promised: the client may retry, nothing was dropped.
+        return problem(request, 503, "Event bus unavailable", str(error), {"Retry-After": "5"})
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, error: Exception) -> JSONResponse:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from tickerpulse.answering import PREDICTIONS_TOPIC, REQUESTS_TOPIC, WORKER_GROUP, answer
+from tickerpulse.errors import EventBusUnavailable
 from tickerpulse.predicting import Predictor
 from tickerpulse.processes import run_until_stopped
 from tickerpulse.settings import Settings, get_settings
@@ -36,7 +37,18 @@ async def answer_requests(
                 log.exception("prediction request message not answered: %s", message)
                 continue
             for prediction in predictions:
-                await bus.publish(PREDICTIONS_TOPIC, prediction)
+                await publish_until_taken(bus, PREDICTIONS_TOPIC, prediction)
+
+
+async def publish_until_taken(bus: EventBus, topic: str, event: dict) -> None:
+    """A worker's answer is owed to a request it has taken: wait out a full bus, don't drop."""
+    while True:
+        try:
+            await bus.publish(topic, event)
+            return
+        except EventBusUnavailable as refused:
+            log.warning("%s; retrying in 1 s", refused)
+            await asyncio.sleep(1)
 
 
 def predictor_for(settings: Settings) -> Predictor:

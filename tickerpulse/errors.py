@@ -19,3 +19,8 @@ class SourceError(TickerPulseError):
 
 class SchemaError(TickerPulseError, ValueError):
     """A file or frame lacks required columns, so no row of it can be trusted."""
+
+
+class EventBusUnavailable(TickerPulseError):
+    """The event bus did not take an event (its buffer or a subscriber's queue stayed full):
+    the caller is told, so nothing it was promised is dropped behind its back."""

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import synthetic_panel
-from tickerpulse.errors import UnknownTicker
+from tickerpulse.errors import EventBusUnavailable, UnknownTicker
 from tickerpulse.quality import validate_prices
 from tickerpulse.settings import Settings
 from tickerpulse.stores.cache import MemoryCache, open_cache
@@ -333,15 +333,53 @@ class TestMemoryBus:
 
         assert asyncio.run(scenario()) == [[0, 1, 2], [0, 1, 2]]
 
-    def test_a_slow_subscriber_has_a_bounded_queue(self) -> None:
-        async def scenario() -> tuple[int, int]:
+    def test_a_slow_subscriber_holds_the_publisher_back_and_loses_nothing(self) -> None:
+        async def scenario() -> list[int]:
             bus = MemoryBus(queue_size=2)
             async with bus.subscribe("metrics") as events:
-                for n in range(5):
-                    await bus.publish("metrics", {"n": n})
-                return (await anext(events))["n"], bus.dropped
 
-        assert asyncio.run(scenario()) == (3, 3)
+                async def read_slowly() -> list[int]:
+                    received = []
+                    for _ in range(20):
+                        await asyncio.sleep(0.005)
+                        received.append((await anext(events))["n"])
+                    return received
+
+                reader = asyncio.create_task(read_slowly())
+                for n in range(20):
+                    await bus.publish("metrics", {"n": n})
+                return await reader
+
+        assert asyncio.run(scenario()) == list(range(20))
+
+    def test_a_queue_that_stays_full_refuses_the_event_instead_of_dropping_one(self) -> None:
+        async def scenario() -> tuple[list[int], dict[str, int]]:
+            bus = MemoryBus(queue_size=2, publish_timeout_seconds=0.05)
+            async with bus.subscribe("metrics") as events:
+                await bus.publish("metrics", {"n": 0})
+                await bus.publish("metrics", {"n": 1})
+                with pytest.raises(EventBusUnavailable, match="metrics"):
+                    await bus.publish("metrics", {"n": 2})
+                received = [(await anext(events))["n"]]
+                await bus.publish("metrics", {"n": 3})  # room again: taken
+                received += [(await anext(events))["n"] for _ in range(2)]
+                return received, bus.stats()
+
+        received, stats = asyncio.run(scenario())
+        assert received == [0, 1, 3]  # the refused event was never taken; none was dropped
+        assert (stats["delivered"], stats["dropped"]) == (3, 1)
+
+    def test_a_group_keeps_its_events_while_its_consumer_restarts(self) -> None:
+        async def scenario() -> list[int]:
+            bus = MemoryBus()
+            async with bus.subscribe("predictions", group="relay") as events:
+                await bus.publish("predictions", {"n": 0})
+                first = (await anext(events))["n"]
+            await bus.publish("predictions", {"n": 1})  # no consumer at this moment
+            async with bus.subscribe("predictions", group="relay") as events:
+                return [first, (await anext(events))["n"]]
+
+        assert asyncio.run(scenario()) == [0, 1]
 
     def test_events_must_serialize(self) -> None:
         with pytest.raises(TypeError, match="not JSON"):
@@ -355,6 +393,28 @@ class TestMemoryBus:
                 return await anext(shared)
 
         assert asyncio.run(scenario()) == {"as_of": "2026-11-27"}
+
+
+def test_a_kafka_group_never_reads_an_unknown_place_as_no_place() -> None:
+    # An OffsetFetch answer with a partition-level error says nothing about the group's place:
+    # pinning the end over it would skip whatever the group had not handled yet. (librdkafka's
+    # Consumer cannot be made to answer so on purpose, hence this stand-in for the call.)
+    from types import SimpleNamespace
+
+    from tickerpulse.stores.events import PinFailed, _pin_the_end
+
+    commits: list[object] = []
+    loading = SimpleNamespace(
+        topic="predictions", partition=0, offset=-1001, error="COORDINATOR_LOAD_IN_PROGRESS"
+    )
+    consumer = SimpleNamespace(
+        committed=lambda partitions, timeout: [loading],
+        get_watermark_offsets=lambda partition, timeout: (0, 100),
+        commit=lambda offsets, asynchronous: commits.append(offsets),
+    )
+    with pytest.raises(PinFailed, match="unknown"):
+        _pin_the_end(consumer, [loading])
+    assert commits == []
 
 
 def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> None:

@@ -9,13 +9,23 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
+from tickerpulse.errors import EventBusUnavailable
+
 log = logging.getLogger(__name__)
+
+
+def _librdkafka_debug() -> dict[str, str]:
+    """KAFKA_DEBUG=cgrp,fetch,... turns on librdkafka's own debug log (to standard error)
+    in every client of the bus: how a lost or repeated event is traced to a cause."""
+    contexts = os.environ.get("KAFKA_DEBUG", "").strip()
+    return {"debug": contexts} if contexts else {}
 
 
 def _iso(value: object) -> str:
@@ -47,21 +57,30 @@ class EventBus(Protocol):
         ...
 
     def stats(self) -> dict[str, int]:
-        """delivered, failed (gave up after the delivery timeout), dropped (buffer full), buffered."""
+        """delivered, failed (gave up after the delivery timeout), dropped (refused: buffer
+        full; the publisher was told), buffered."""
         ...
 
     def close(self, timeout_seconds: float = 5.0) -> None: ...
 
 
 class MemoryBus:
-    """Fan-out to every subscriber's bounded queue; a full queue drops that subscriber's oldest."""
+    """Fan-out to every subscriber's bounded queue, with backpressure.
 
-    def __init__(self, queue_size: int = 1000) -> None:
+    A full queue holds the publisher back until there is room; after `publish_timeout_seconds`
+    it refuses the event (EventBusUnavailable) instead of dropping one: a bus that loses events
+    silently is what the relay and the workers cannot live with. A group's queue outlives its
+    consumers, so a consumer that is restarted (consume_forever) finds the events published
+    meanwhile, as a Kafka group would.
+    """
+
+    def __init__(self, queue_size: int = 1000, publish_timeout_seconds: float = 5.0) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
         self._groups: dict[tuple[str, str], asyncio.Queue[dict[str, Any]]] = {}
         self.queue_size = queue_size
+        self.publish_timeout_seconds = publish_timeout_seconds
         self.delivered = 0
-        self.dropped = 0
+        self.refused = 0
 
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
         event = json.loads(encode_event(event))  # what a Kafka consumer would get
@@ -69,13 +88,20 @@ class MemoryBus:
         queues += [queue for (name, _), queue in self._groups.items() if name == topic]
         for queue in queues:
             if queue.full():
-                queue.get_nowait()
-                self.dropped += 1
-            queue.put_nowait(event)
+                try:
+                    await asyncio.wait_for(queue.put(event), self.publish_timeout_seconds)
+                except TimeoutError:
+                    self.refused += 1
+                    raise EventBusUnavailable(
+                        f"a consumer of {topic} has not taken an event for "
+                        f"{self.publish_timeout_seconds:g} s; try again later"
+                    ) from None
+            else:
+                queue.put_nowait(event)
         self.delivered += 1
 
     def stats(self) -> dict[str, int]:
-        return {"delivered": self.delivered, "failed": 0, "dropped": self.dropped, "buffered": 0}
+        return {"delivered": self.delivered, "failed": 0, "dropped": self.refused, "buffered": 0}
 
     def close(self, timeout_seconds: float = 5.0) -> None:
         pass
@@ -135,6 +161,7 @@ class KafkaBus:
                 "linger.ms": 5,
                 "queue.buffering.max.messages": buffer_messages,
                 "message.timeout.ms": delivery_timeout_ms,
+                **_librdkafka_debug(),
             }
         )
         self.delivered = self.failed = self.dropped = 0
@@ -154,10 +181,13 @@ class KafkaBus:
             log.error("event not delivered to Kafka: %s", error)
 
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
-        self.produce(topic, event)
+        if not self.produce(topic, event):
+            raise EventBusUnavailable(
+                f"the Kafka buffer is full ({len(self._producer)} events wait for the broker)"
+            )
 
     def produce(self, topic: str, event: dict[str, Any]) -> bool:
-        """Queue one event; False when the buffer is full and it was dropped."""
+        """Queue one event; False when the buffer is full and it was refused."""
         key = event.get("ticker")
         try:
             self._producer.produce(
@@ -168,7 +198,7 @@ class KafkaBus:
             )
         except BufferError:
             self.dropped += 1
-            log.error("Kafka buffer full: dropped an event for %s", topic)
+            log.error("Kafka buffer full: refused an event for %s", topic)
             return False
         return True
 
@@ -225,13 +255,25 @@ class KafkaBus:
                 "bootstrap.servers": self.bootstrap_servers,
                 # No group: a private one that starts at the end, like a broadcast listener.
                 "group.id": group or f"tickerpulse-listener-{uuid.uuid4().hex}",
-                # A group's first start: from the beginning (workers must see every request)
-                # unless told otherwise; a private listener starts at the end.
-                "auto.offset.reset": "latest" if from_end else "earliest",
+                # A group's place is what it committed, and a group that starts at the end gets
+                # one as it is first assigned (_pin_the_end), so this reset applies only when a
+                # committed place is gone (out of range after retention, say). Then the oldest
+                # event kept is the start that skips nothing: "latest" here once lost every event
+                # written between a rejoin's commit gap and its start (issue 19).
+                "auto.offset.reset": "earliest" if group else "latest",
                 "enable.auto.commit": True,
-                # An offset is committed only once the event was handled (below), so a
-                # consumer that dies mid-event leaves it for the group: at least once.
+                "auto.commit.interval.ms": 1000,
+                # A broker outage longer than the session ends the member's session; it then
+                # rejoins as a new member, which the broker admits only once the old one's
+                # session has expired there too: recovery waits a whole session (45 s by
+                # default, seen in bench_broker_restart). 10 s, Kafka's default until 3.0.
+                "session.timeout.ms": 10_000,
+                "heartbeat.interval.ms": 3_000,
+                # An offset is stored (and then committed) only once the event was handled
+                # (below), so a consumer that dies mid-event leaves it for the group: at least
+                # once. Repeats are the receiver's to drop: events carry ids.
                 "enable.auto.offset.store": False,
+                **_librdkafka_debug(),
             }
         )
         if group and from_end:
@@ -256,25 +298,36 @@ class KafkaBus:
             await asyncio.to_thread(consumer.close)
 
 
-def _pin_the_end(consumer: Any, partitions: list[Any]) -> None:
-    """Commit where a group that starts at the end first found each partition's end.
+class PinFailed(RuntimeError):
+    """A group that starts at the end could not learn or commit its place: its consumer stops
+    (and is restarted) rather than start at a place it did not commit."""
 
-    Without a committed place, a member that rejoins (after a broker outage longer than the
-    session timeout, say) starts at the end again, and whatever was written to a partition it
-    had not yet read from since it came, during the outage or just after, is skipped.
+
+def _pin_the_end(consumer: Any, partitions: list[Any]) -> None:
+    """Commit the end of each assigned partition that has no committed place yet.
+
+    A group that starts at the end must own that place before it reads: without it, a member
+    that rejoins (after a broker outage longer than the session timeout, whose assignment is
+    then lost and its stored offsets never committed) had no place to resume from and started
+    at the end again, skipping what was written meanwhile. An answer with an error is never
+    read as "no place": pinning the end over a place that exists would skip the same events.
     """
     from confluent_kafka import KafkaException, TopicPartition
 
     try:
-        fresh = [p for p in consumer.committed(partitions, timeout=10) if p.offset < 0]
+        committed = consumer.committed(partitions, timeout=10)
+        failed = [p for p in committed if p.error is not None]
+        if failed:
+            raise PinFailed(f"committed offsets of {failed} unknown: {failed[0].error}")
+        fresh = [p for p in committed if p.offset < 0]
         ends = [
             TopicPartition(p.topic, p.partition, consumer.get_watermark_offsets(p, timeout=10)[1])
             for p in fresh
         ]
         if ends:
             consumer.commit(offsets=ends, asynchronous=False)
-    except KafkaException as error:  # then it starts at the end as before, unpinned
-        log.warning("could not pin the start of a consumer group: %s", error)
+    except KafkaException as error:
+        raise PinFailed(f"could not pin the start of a consumer group: {error}") from error
 
 
 def open_bus(url: str) -> EventBus:
