@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.raw import RawStore
@@ -49,6 +50,15 @@ def service_script(name: str, action: str = "start", timeout: int = 600) -> str:
     assert done.returncode == 0, f"scripts/{name}.sh {action} failed:\n{done.stderr}"
     lines = done.stdout.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def metric(client: TestClient, name: str) -> float:
+    """A sample's value from the app's /metrics: `name` is the metric's name, or its name with
+    labels as exposed (`tickerpulse_events_total{outcome="dropped"}`); 0 when absent."""
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from confluent_kafka import Consumer
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import service_script
+from tests.conftest import metric, service_script
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
@@ -32,13 +32,6 @@ def client(
     key = ApiKeyStore(RawStore(settings.raw_db_url)).create("services-test")
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as test_client:
         yield test_client
-
-
-def metric(client: TestClient, name: str) -> float:
-    for line in client.get("/metrics").text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def consume_ids(bootstrap: str, topic: str, wanted: set[str], seconds: float) -> list[str]:
