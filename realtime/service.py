@@ -33,7 +33,7 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bus = open_bus(settings.events_url)
         app.state.api_keys = ApiKeyStore(RawStore(settings.raw_db_url))
-        watch_hub(hub)
+        watch_hub(hub, bus)
         warehouse = open_warehouse(settings.warehouse_url)
         tasks = realtime_tasks(bus, hub, settings, None, settings.relay_group, warehouse)
         yield

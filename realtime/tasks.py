@@ -13,15 +13,18 @@ from realtime.alerts import detect_anomalies
 from realtime.hub import Hub
 from realtime.publisher import publish_forever
 from realtime.relay import relay_topics
-from serving.metrics import replace_collector
+from serving.metrics import dead_letters, replace_collector
 from tickerpulse.settings import Settings
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.warehouse import Warehouse
 
 
 class HubCollector(Collector):
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    """The hub's counts, and in the relay's own process its bus's dead letters (the API reports
+    its bus's itself)."""
+
+    def __init__(self, hub: Hub, bus: EventBus | None = None) -> None:
+        self.hub, self.bus = hub, bus
 
     def collect(self):
         yield GaugeMetricFamily(
@@ -37,10 +40,12 @@ class HubCollector(Collector):
             "Redelivered events the relay recognized and did not pass on",
             value=self.hub.duplicates,
         )
+        if self.bus is not None:
+            yield dead_letters(self.bus)
 
 
-def watch_hub(hub: Hub) -> None:
-    replace_collector("stream", HubCollector(hub))
+def watch_hub(hub: Hub, bus: EventBus | None = None) -> None:
+    replace_collector("stream", HubCollector(hub, bus))
 
 
 def realtime_tasks(

@@ -76,6 +76,9 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Consumers refuse events over 1 MiB into dead-letters; the broker carries up to 4 MiB so such a
+# message reaches them (and its dead letter travels whole). tickerpulse/stores/events/wire.py
+message.max.bytes=4194304
 EOF
 }
 

@@ -44,6 +44,14 @@ MODEL_LOAD_SECONDS = Histogram(
 )
 
 
+def dead_letters(bus: EventBus) -> CounterMetricFamily:
+    return CounterMetricFamily(
+        "tickerpulse_dead_letters",
+        "Messages this process's consumers could not handle, put on the dead-letters topic",
+        value=bus.stats().get("dead_letters", 0),
+    )
+
+
 class StoreCollector(Collector):
     """Counts kept by the stores themselves (the domain has no Prometheus), read at scrape."""
 
@@ -63,6 +71,7 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(
             "tickerpulse_events_buffered", "Events waiting for the broker", value=stats["buffered"]
         )
+        yield dead_letters(self.bus)
         yield CounterMetricFamily(
             "tickerpulse_cache_errors",
             "Cache calls that failed and were bypassed",

@@ -33,8 +33,9 @@ async def answer_requests(
             try:
                 # Model loads and warehouse reads block: off the event loop.
                 predictions = await asyncio.to_thread(answer, message, predictor, store)
-            except Exception:  # one bad message must not stop the worker
+            except Exception as error:  # one bad message must not stop the worker
                 log.exception("prediction request message not answered: %s", message)
+                await bus.reject(REQUESTS_TOPIC, message, f"{type(error).__name__}: {error}")
                 continue
             for prediction in predictions:
                 await publish_until_taken(bus, PREDICTIONS_TOPIC, prediction)

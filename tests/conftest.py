@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,63 @@ def metric(client: TestClient, name: str) -> float:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def hostile_messages(tag: str) -> list[bytes]:
+    """Messages no consumer of the platform can handle, each naming `tag` so a test finds its
+    own: not JSON, JSON that is not an object, and a 2 MiB object (over the 1 MiB limit)."""
+    import json
+
+    padding = "x" * (2 * 1024 * 1024)
+    return [
+        f"not json {tag}".encode(),
+        json.dumps([tag, 1, 2]).encode(),
+        json.dumps({"id": tag, "padding": padding}).encode(),
+    ]
+
+
+def produce_raw(bootstrap: str, topic: str, messages: list[bytes], key: bytes | None) -> None:
+    """Messages as bytes, as a foreign or broken producer would write them."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": bootstrap, "message.max.bytes": 4 * 1024 * 1024})
+    for message in messages:
+        producer.produce(topic, message, key=key)
+    assert producer.flush(30) == 0, "the messages did not reach the broker"
+
+
+def dead_letters(
+    bootstrap: str, wanted: list[bytes], seconds: float = 60
+) -> dict[bytes, dict[str, str]]:
+    """The headers of each `wanted` message found on the dead-letters topic (by its bytes)."""
+    from confluent_kafka import Consumer, KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    try:  # a subscription to a topic that does not exist yet would not see it come
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("dead-letters", num_partitions=1)])["dead-letters"].result(30)
+    except KafkaException:
+        pass  # it exists
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"test-dead-letters-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe(["dead-letters"])
+    found: dict[bytes, dict[str, str]] = {}
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline and set(wanted) - set(found):
+            message = consumer.poll(0.5)
+            if message is None or message.error() or message.value() not in wanted:
+                continue
+            headers = {k: v.decode() for k, v in message.headers() or []}
+            found[message.value()] = headers
+    finally:
+        consumer.close()
+    return found
 
 
 @pytest.fixture(scope="session")

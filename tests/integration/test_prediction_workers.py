@@ -3,11 +3,13 @@ two worker processes (`python -m serving.prediction_worker`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +19,9 @@ from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, dead_letters, hostile_messages, produce_raw
 from tests.integration.test_serving_services import consume_ids
-from tickerpulse.answering import WORKER_GROUP
+from tickerpulse.answering import REQUESTS_TOPIC, WORKER_GROUP
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
@@ -102,4 +104,37 @@ def test_a_consumer_group_of_workers_answers_a_request(
     # Every answer was also published to `predictions`, for the relay's subscribers.
     wanted = {f"{request_id}-{t}-{h}" for t in TICKERS for h in (1, 5)}
     assert set(consume_ids(kafka_bootstrap, "predictions", wanted, 60)) == wanted
+    assert all(process.poll() is None for process in workers)
+
+
+def test_malformed_requests_go_to_dead_letters_and_the_workers_go_on(
+    platform_settings: Settings,
+    kafka_bootstrap: str,
+    workers: list[subprocess.Popen],
+) -> None:
+    assert group_members(kafka_bootstrap, 90) == 2
+    tag = uuid.uuid4().hex
+    # A message that parses but is no request: an object without a ticker.
+    hostile = [*hostile_messages(tag), json.dumps({"request_id": tag}).encode()]
+    # One key: the same partition, ahead of the real request (a worker that stops on the first
+    # would never answer it).
+    produce_raw(kafka_bootstrap, REQUESTS_TOPIC, hostile, key=b"ACME")
+    settings = platform_settings.model_copy(
+        update={"events_url": f"kafka://{kafka_bootstrap}", "prediction_worker_in_api": None}
+    )
+    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("kafka-hostile")
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
+        accepted = client.post("/v1/prediction-requests", json={"tickers": ["ACME"]})
+        assert accepted.status_code == 202
+        request_id = accepted.json()["id"]
+        deadline = time.monotonic() + 120
+        status = accepted.json()
+        while status["state"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = client.get(f"/v1/prediction-requests/{request_id}").json()
+    assert (status["state"], status["done"], status["failed"]) == ("done", 2, 0)
+    kept = dead_letters(kafka_bootstrap, hostile)
+    assert set(kept) == set(hostile)
+    assert {kept[m]["topic"] for m in hostile} == {REQUESTS_TOPIC}
+    assert "ticker" in kept[hostile[-1]]["reason"]
     assert all(process.poll() is None for process in workers)

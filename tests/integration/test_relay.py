@@ -33,7 +33,14 @@ from websockets.sync.client import connect
 
 from bench.load import free_port
 from serving.app import create_app
-from tests.conftest import ROOT, metric, service_script
+from tests.conftest import (
+    ROOT,
+    dead_letters,
+    hostile_messages,
+    metric,
+    produce_raw,
+    service_script,
+)
 from tickerpulse.launcher import Service, wait_until_ready
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
@@ -239,6 +246,35 @@ def test_a_broker_restart_mid_stream_loses_and_repeats_no_prediction(
     assert relay.service.exited() is None
     assert relay.health()["status"] == "ok"
     assert "tickerpulse_stream_deliveries_total" in relay.get("/metrics")
+
+
+def test_malformed_messages_go_to_dead_letters_and_the_relay_goes_on(
+    api: TestClient, relay: Relay, kafka_bootstrap: str
+) -> None:
+    tag = uuid.uuid4().hex
+    hostile = hostile_messages(tag)
+    with connect(relay.stream("predictions:ACME")) as websocket:
+        relay.wait_for_clients(1)
+        # On ACME's partition, ahead of a real prediction: before the fix the relay re-read the
+        # first of them forever and the prediction never came.
+        produce_raw(kafka_bootstrap, "predictions", hostile, key=b"ACME")
+        made = predict(api, "ACME")
+        events = events_until(websocket, {made["id"]}, RECEIVE_SECONDS, settle=0)
+    assert ours(events, [made["id"]]) == [made["id"]]
+    kept = dead_letters(kafka_bootstrap, hostile)
+    assert set(kept) == set(hostile)  # each one, whole, as it was sent
+    reasons = [kept[message]["reason"] for message in hostile]
+    assert reasons[0].startswith("not JSON")
+    assert reasons[1] == "JSON list, not an object"
+    assert "over the 1048576-byte limit" in reasons[2]
+    assert {kept[m]["group"] for m in hostile} == {f"{relay.group}-predictions"}
+    wait_until_committed(kafka_bootstrap, f"{relay.group}-predictions", "predictions")
+    assert metric_of(relay.get("/metrics"), "tickerpulse_dead_letters_total") == 3
+    assert relay.service.exited() is None
+
+
+def metric_of(text: str, name: str) -> float:
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
 
 def test_the_relay_pins_its_place_on_every_partition_as_it_starts(

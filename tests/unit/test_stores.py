@@ -13,7 +13,7 @@ from tickerpulse.errors import EventBusUnavailable, UnknownTicker
 from tickerpulse.quality import validate_prices
 from tickerpulse.settings import Settings
 from tickerpulse.stores.cache import MemoryCache, open_cache
-from tickerpulse.stores.events import MemoryBus, open_bus
+from tickerpulse.stores.events import MemoryBus, decode_event, open_bus
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.warehouse import ParquetWarehouse, open_warehouse
 
@@ -395,13 +395,49 @@ class TestMemoryBus:
         assert asyncio.run(scenario()) == {"as_of": "2026-11-27"}
 
 
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (b"{not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "JSON list, not an object"),
+        (b'"a string"', "JSON str, not an object"),
+        (b"", "not JSON"),
+        (b'{"pad": "' + b"x" * (1024 * 1024) + b'"}', "over the 1048576-byte limit"),
+    ],
+)
+def test_a_message_that_is_no_event_says_why(message: bytes, reason: str) -> None:
+    decoded = decode_event(message)
+    assert isinstance(decoded, str) and reason in decoded
+
+
+def test_an_event_is_a_json_object_within_the_limit() -> None:
+    assert decode_event(b'{"id": "a", "n": 1}') == {"id": "a", "n": 1}
+
+
+def test_the_memory_bus_keeps_what_a_consumer_rejects_with_the_reason() -> None:
+    async def scenario() -> tuple[dict, dict[str, int]]:
+        bus = MemoryBus()
+        async with bus.subscribe("dead-letters") as dead:
+            await bus.reject("prediction-requests", {"request_id": "r1"}, "no ticker")
+            return await anext(dead), bus.stats()
+
+    letter, stats = asyncio.run(scenario())
+    assert letter == {
+        "reason": "no ticker",
+        "topic": "prediction-requests",
+        "event": {"request_id": "r1"},
+    }
+    assert stats["dead_letters"] == 1
+
+
 def test_a_kafka_group_never_reads_an_unknown_place_as_no_place() -> None:
     # An OffsetFetch answer with a partition-level error says nothing about the group's place:
     # pinning the end over it would skip whatever the group had not handled yet. (librdkafka's
     # Consumer cannot be made to answer so on purpose, hence this stand-in for the call.)
     from types import SimpleNamespace
 
-    from tickerpulse.stores.events import PinFailed, _pin_the_end
+    from tickerpulse.stores.events.kafka import PinFailed, _pin_the_end
 
     commits: list[object] = []
     loading = SimpleNamespace(

@@ -1,22 +1,24 @@
-"""Event bus by URL, after encode/broadcaster: memory:// in-process, kafka:// for real.
-
-Topics are the platform's: prediction-requests, predictions, metrics, alerts.
-"""
+"""Kafka through confluent-kafka: an idempotent producer, consumer groups that start where
+they left off, and dead letters for messages no consumer can handle."""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import logging
 import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any
 
 from tickerpulse.errors import EventBusUnavailable
+from tickerpulse.stores.events.wire import (
+    DEAD_LETTERS,
+    MAX_MESSAGE_BYTES,
+    decode_event,
+    encode_event,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,111 +28,6 @@ def _librdkafka_debug() -> dict[str, str]:
     in every client of the bus: how a lost or repeated event is traced to a cause."""
     contexts = os.environ.get("KAFKA_DEBUG", "").strip()
     return {"debug": contexts} if contexts else {}
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, dt.date):  # datetimes too
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON: events carry plain values and dates")
-
-
-def encode_event(event: dict[str, Any]) -> bytes:
-    """The one wire format of every bus: JSON, dates as ISO strings."""
-    return json.dumps(event, default=_iso).encode()
-
-
-TOPICS = ("prediction-requests", "predictions", "metrics", "alerts", "forecasts-published")
-
-
-class EventBus(Protocol):
-    async def publish(self, topic: str, event: dict[str, Any]) -> None: ...
-
-    def subscribe(
-        self, topic: str, group: str | None = None, from_beginning: bool | None = None
-    ) -> Any:
-        """An async context manager yielding an async iterator of events.
-
-        With a group, subscribers share the topic's events (a consumer group); without, each
-        gets every event published from now on. `from_beginning` says where a group that has
-        no committed place yet starts (default: the beginning for a group).
-        """
-        ...
-
-    def stats(self) -> dict[str, int]:
-        """delivered, failed (gave up after the delivery timeout), dropped (refused: buffer
-        full; the publisher was told), buffered."""
-        ...
-
-    def close(self, timeout_seconds: float = 5.0) -> None: ...
-
-
-class MemoryBus:
-    """Fan-out to every subscriber's bounded queue, with backpressure.
-
-    A full queue holds the publisher back until there is room; after `publish_timeout_seconds`
-    it refuses the event (EventBusUnavailable) instead of dropping one: a bus that loses events
-    silently is what the relay and the workers cannot live with. A group's queue outlives its
-    consumers, so a consumer that is restarted (consume_forever) finds the events published
-    meanwhile, as a Kafka group would.
-    """
-
-    def __init__(self, queue_size: int = 1000, publish_timeout_seconds: float = 5.0) -> None:
-        self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = {}
-        self._groups: dict[tuple[str, str], asyncio.Queue[dict[str, Any]]] = {}
-        self.queue_size = queue_size
-        self.publish_timeout_seconds = publish_timeout_seconds
-        self.delivered = 0
-        self.refused = 0
-
-    async def publish(self, topic: str, event: dict[str, Any]) -> None:
-        event = json.loads(encode_event(event))  # what a Kafka consumer would get
-        queues = list(self._subscribers.get(topic, ()))
-        queues += [queue for (name, _), queue in self._groups.items() if name == topic]
-        for queue in queues:
-            if queue.full():
-                try:
-                    await asyncio.wait_for(queue.put(event), self.publish_timeout_seconds)
-                except TimeoutError:
-                    self.refused += 1
-                    raise EventBusUnavailable(
-                        f"a consumer of {topic} has not taken an event for "
-                        f"{self.publish_timeout_seconds:g} s; try again later"
-                    ) from None
-            else:
-                queue.put_nowait(event)
-        self.delivered += 1
-
-    def stats(self) -> dict[str, int]:
-        return {"delivered": self.delivered, "failed": 0, "dropped": self.refused, "buffered": 0}
-
-    def close(self, timeout_seconds: float = 5.0) -> None:
-        pass
-
-    @asynccontextmanager
-    async def subscribe(
-        self, topic: str, group: str | None = None, from_beginning: bool | None = None
-    ) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
-        if group is not None:
-            # Members of a group share one queue: each event reaches one of them.
-            queue = self._groups.setdefault((topic, group), asyncio.Queue(self.queue_size))
-
-            async def shared() -> AsyncIterator[dict[str, Any]]:
-                while True:
-                    yield await queue.get()
-
-            yield shared()
-            return
-        queue = asyncio.Queue(self.queue_size)
-        self._subscribers.setdefault(topic, set()).add(queue)
-
-        async def events() -> AsyncIterator[dict[str, Any]]:
-            while True:
-                yield await queue.get()
-
-        try:
-            yield events()
-        finally:
-            self._subscribers[topic].discard(queue)
 
 
 class KafkaBus:
@@ -161,10 +58,11 @@ class KafkaBus:
                 "linger.ms": 5,
                 "queue.buffering.max.messages": buffer_messages,
                 "message.timeout.ms": delivery_timeout_ms,
+                "message.max.bytes": MAX_MESSAGE_BYTES,
                 **_librdkafka_debug(),
             }
         )
-        self.delivered = self.failed = self.dropped = 0
+        self.delivered = self.failed = self.dropped = self.dead_letters = 0
         self._closing = threading.Event()
         self._poller = threading.Thread(target=self._serve_callbacks, daemon=True)
         self._poller.start()
@@ -208,7 +106,38 @@ class KafkaBus:
             "failed": self.failed,
             "dropped": self.dropped,
             "buffered": len(self._producer),
+            "dead_letters": self.dead_letters,
         }
+
+    def dead_letter(self, message: Any, reason: str, group: str) -> None:
+        """Put a message no consumer can handle on DEAD_LETTERS, as it came, with why."""
+        where = {
+            "topic": message.topic(),
+            "partition": str(message.partition()),
+            "offset": str(message.offset()),
+            "group": group,
+        }
+        self._keep_dead_letter(message.value(), message.key(), reason, where)
+
+    async def reject(self, topic: str, event: dict[str, Any], reason: str) -> None:
+        key = event.get("ticker")
+        self._keep_dead_letter(
+            encode_event(event), str(key).encode() if key else None, reason, {"topic": topic}
+        )
+
+    def _keep_dead_letter(
+        self, value: bytes | None, key: bytes | None, reason: str, where: dict[str, str]
+    ) -> None:
+        from confluent_kafka import KafkaException
+
+        self.dead_letters += 1
+        log.warning("dead letter from %s: %s", where, reason)
+        try:
+            self._producer.produce(
+                DEAD_LETTERS, value, key=key, headers={"reason": reason, **where}
+            )
+        except (BufferError, KafkaException) as error:  # counted and logged: it stops nothing
+            log.error("dead letter not kept (%s): %s", error, reason)
 
     def reachable(self, timeout_seconds: float = 1.0) -> bool:
         """Whether a broker answers a metadata request now."""
@@ -250,11 +179,12 @@ class KafkaBus:
         if group:
             # A group cannot form on a topic that does not exist yet (no producer wrote to it).
             await asyncio.to_thread(self.ensure_topic, topic)
+        # No group: a private one that starts at the end, like a broadcast listener.
+        group_id = group or f"tickerpulse-listener-{uuid.uuid4().hex}"
         consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap_servers,
-                # No group: a private one that starts at the end, like a broadcast listener.
-                "group.id": group or f"tickerpulse-listener-{uuid.uuid4().hex}",
+                "group.id": group_id,
                 # A group's place is what it committed, and a group that starts at the end gets
                 # one as it is first assigned (_pin_the_end), so this reset applies only when a
                 # committed place is gone (out of range after retention, say). Then the oldest
@@ -289,7 +219,11 @@ class KafkaBus:
                 if message.error():
                     log.warning("Kafka consumer on %s: %s", topic, message.error())
                     continue
-                yield json.loads(message.value() or b"null")
+                event = decode_event(message.value())
+                if isinstance(event, str):
+                    self.dead_letter(message, event, group_id)
+                else:
+                    yield event
                 consumer.store_offsets(message)
 
         try:
@@ -328,12 +262,3 @@ def _pin_the_end(consumer: Any, partitions: list[Any]) -> None:
             consumer.commit(offsets=ends, asynchronous=False)
     except KafkaException as error:
         raise PinFailed(f"could not pin the start of a consumer group: {error}") from error
-
-
-def open_bus(url: str) -> EventBus:
-    scheme = url.split("://", 1)[0]
-    if scheme == "memory":
-        return MemoryBus()
-    if scheme == "kafka":
-        return KafkaBus(url.split("://", 1)[1].rstrip("/"))
-    raise ValueError(f"EVENTS_URL={url!r}: use memory:// or kafka://host:port[,host:port]")
