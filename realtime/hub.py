@@ -104,23 +104,47 @@ class Hub:
         return self.seq
 
     def subscribe(self, subscriber: Subscriber, last_seq: int | None = None) -> None:
-        """Add a subscriber; with `last_seq`, first queue what it missed since then."""
-        if last_seq is not None:
-            oldest = self._ring[0][0] if self._ring else self.seq + 1
-            if last_seq + 1 < oldest:
-                subscriber.offer(
-                    json.dumps({"type": "gap", "from_seq": last_seq + 1, "to_seq": oldest - 1})
-                )
-            for seq, channels, text in self._ring:
-                if seq > last_seq and subscriber.channels.intersection(channels):
-                    subscriber.offer(text)
-        for channel in subscriber.channels:
-            self._by_channel.setdefault(channel, set()).add(subscriber)
+        """Add a subscriber; with `last_seq`, first queue what it missed since then.
 
-    def unsubscribe(self, subscriber: Subscriber) -> None:
-        for channel in subscriber.channels:
+        A resume replays at most half the subscriber's queue: more would overflow it at once,
+        close it as too slow, and its reconnect would resume from the same place and overflow
+        again. What it cannot get is named in a `gap` notice; the client reads that span from
+        the REST API and goes on from the live feed.
+        """
+        if last_seq is not None:
+            missed = [
+                (seq, text)
+                for seq, channels, text in self._ring
+                if seq > last_seq and subscriber.channels.intersection(channels)
+            ]
+            replay = missed[max(0, len(missed) - subscriber.queue_size // 2) :]
+            oldest = self._ring[0][0] if self._ring else self.seq + 1
+            gap_to: int | None
+            if len(replay) < len(missed):  # cut: the gap runs up to the first one replayed
+                gap_to = replay[0][0] - 1 if replay else self.seq
+            else:  # whole, unless the ring no longer reaches back to last_seq
+                gap_to = oldest - 1 if last_seq + 1 < oldest else None
+            if gap_to is not None:
+                gap = {"type": "gap", "from_seq": last_seq + 1, "to_seq": gap_to, "seq": self.seq}
+                subscriber.offer(json.dumps(gap))
+            for _, text in replay:
+                subscriber.offer(text)
+        self.add_channels(subscriber, subscriber.channels)
+
+    def add_channels(self, subscriber: Subscriber, channels: set[str]) -> None:
+        """Deliver `channels` to the subscriber too: costs what it adds, not what it has."""
+        for channel in channels:
+            self._by_channel.setdefault(channel, set()).add(subscriber)
+        subscriber.channels |= channels
+
+    def remove_channels(self, subscriber: Subscriber, channels: set[str]) -> None:
+        for channel in channels:
             group = self._by_channel.get(channel)
             if group is not None:
                 group.discard(subscriber)
                 if not group:
                     del self._by_channel[channel]
+        subscriber.channels -= channels
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.remove_channels(subscriber, set(subscriber.channels))

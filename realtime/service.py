@@ -16,7 +16,7 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from realtime.hub import Hub
-from realtime.relay import stream_router
+from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
 from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
@@ -31,6 +31,7 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        mask_tokens_in_server_logs()
         bus = open_bus(settings.events_url)
         app.state.api_keys = ApiKeyStore(RawStore(settings.raw_db_url))
         watch_hub(hub, bus)
@@ -41,7 +42,7 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(bus.close, 5.0)
 
     app = FastAPI(title="TickerPulse relay", lifespan=lifespan)
-    app.include_router(stream_router(hub, settings.stream_heartbeat_seconds))
+    app.include_router(stream_router(hub, StreamLimits.from_settings(settings)))
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:

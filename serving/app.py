@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import generate_latest
 
 from realtime.hub import Hub
-from realtime.relay import stream_router
+from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
 from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
 from serving import VERSION
 from serving.deps import Services
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         background = []
         if settings.runs_realtime_in_api:
+            mask_tokens_in_server_logs()
             # Embedded: the relay and the publisher are tasks here; the publisher reads the
             # registry without HTTP.
             watch_hub(hub)
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["X-API-Key", "Content-Type"],
     )
     if settings.runs_realtime_in_api:
-        app.include_router(stream_router(hub, settings.stream_heartbeat_seconds))
+        app.include_router(stream_router(hub, StreamLimits.from_settings(settings)))
     for module in (
         tickers,
         prices,

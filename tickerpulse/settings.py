@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     relay_group: str = "tickerpulse-relay"  # Kafka consumer groups <this>-<topic>
     relay_port: int = 8001
     stream_heartbeat_seconds: float = Field(15.0, gt=0)
+    # What one client may hold of the relay: channels per connection, connections per API key
+    # and per address (a bench of many clients on one host raises the last).
+    stream_max_channels: int = Field(100, ge=1)
+    stream_max_connections_per_key: int = Field(50, ge=1)
+    stream_max_connections_per_ip: int = Field(500, ge=1)
     anomaly_check_seconds: float = Field(300.0, gt=0)  # daily-data checks; metrics as they come
     # Full mode: `python -m serving.prediction_worker` processes `tickerpulse up` starts.
     prediction_workers: int = Field(2, ge=1)

@@ -54,12 +54,27 @@ def test_metrics_need_a_token_and_then_stream_snapshots(client: TestClient, key:
         ) as websocket,
         pytest.raises(WebSocketDisconnect) as refused,
     ):
+        websocket.send_json({"subscribe": []})  # a first message without the token
         websocket.receive_json()
     assert refused.value.code == 4401 and "API key" in refused.value.reason
-    query = f"channels=metrics&token={key}"  # how a browser sends it
+    query = f"channels=metrics&token={key}"  # in the address, as before
     with client.websocket_connect(f"/v1/stream?{query}", headers={"X-API-Key": ""}) as websocket:
         snapshot = next_event(websocket, "metrics")["data"]
         assert "tickerpulse_http_requests_total" in snapshot["series"]
+
+
+def test_the_token_may_come_as_the_first_message_and_stays_out_of_the_address(
+    client: TestClient, key: str
+) -> None:
+    with client.websocket_connect(
+        "/v1/stream?channels=metrics", headers={"X-API-Key": ""}
+    ) as websocket:
+        websocket.send_json({"token": key})
+        snapshot = next_event(websocket, "metrics")["data"]
+        assert "tickerpulse_http_requests_total" in snapshot["series"]
+    with client.websocket_connect("/v1/stream", headers={"X-API-Key": ""}) as websocket:
+        websocket.send_json({"token": key, "subscribe": ["alerts", "metrics"]})
+        assert next_event(websocket, "metrics")["channel"] == "metrics"
 
 
 def test_a_bad_channel_or_token_is_closed_with_a_clear_code(client: TestClient) -> None:

@@ -1,0 +1,266 @@
+"""The WebSocket side of the relay (ws_monitor): the hub's channels at `/v1/stream`.
+
+    ws://host/v1/stream?channels=predictions:ACME,alerts&last_seq=123
+
+Channels: `predictions` (every prediction), `predictions:<TICKER>`, `metrics` and `alerts`;
+the last two need an API key. Send it as the first message, `{"token": "KEY"}` (it then never
+appears in a URL or an access log), or as the X-API-Key header; `?token=KEY` works too and is
+masked in the server's logs. Messages are JSON: `{"type": "event", "seq", "channel", "data"}`,
+`{"type": "heartbeat", "seq"}` every `heartbeat_seconds` so a client can tell a quiet stream
+from a dead one, and `{"type": "gap", "from_seq", "to_seq", "seq"}` when a resume reaches back
+further than the relay replays. A client may send `{"subscribe": [...]}` or
+`{"unsubscribe": [...]}` at any time.
+
+Limits, each answered with a close code and a reason: `max_channels` per connection, frames
+of MAX_FRAME_BYTES, `max_connections_per_key` and `max_connections_per_ip`. Close codes: 4400 a
+bad channel or message, 4401 no or an invalid token, 4408 no token within TOKEN_WAIT_SECONDS,
+4429 too many connections, or a client so slow that its queue overflowed (it resumes with
+`last_seq`), 1009 a frame too large, 1001 the relay is shutting down. Peers that vanish
+without closing are found by the WebSocket ping uvicorn sends (`--ws-ping-interval`) and by a
+send that does not complete within `send_timeout_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, WebSocket
+
+from realtime.hub import Hub, Subscriber, needs_token, valid_channel
+from tickerpulse.settings import Settings
+from tickerpulse.stores.api_keys import ApiKeyStore
+
+log = logging.getLogger(__name__)
+
+BAD_REQUEST, UNAUTHORIZED, TOKEN_TIMEOUT, TOO_MANY = 4400, 4401, 4408, 4429
+TOO_SLOW, TOO_BIG = 4429, 1009
+MAX_FRAME_BYTES = 64 * 1024  # a subscribe of max_channels tickers fits many times over
+TOKEN_WAIT_SECONDS = 5.0
+CHANNEL_HINT = "use predictions, predictions:<TICKER>, metrics, alerts"
+
+
+class StreamRejected(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    max_channels: int = 100
+    max_connections_per_key: int = 50
+    max_connections_per_ip: int = 500
+    heartbeat_seconds: float = 15.0
+    send_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        return cls(
+            max_channels=settings.stream_max_channels,
+            max_connections_per_key=settings.stream_max_connections_per_key,
+            max_connections_per_ip=settings.stream_max_connections_per_ip,
+            heartbeat_seconds=settings.stream_heartbeat_seconds,
+        )
+
+
+class _TokenInLogs(logging.Filter):
+    """Masks `token=...` in uvicorn's log lines: a WebSocket's access line carries its query."""
+
+    pattern = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                self.pattern.sub(r"\1***", a) if isinstance(a, str) else a
+                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+            )
+        record.msg = self.pattern.sub(r"\1***", str(record.msg))
+        return True
+
+
+def mask_tokens_in_server_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _TokenInLogs) for f in logger.filters):
+            logger.addFilter(_TokenInLogs())
+
+
+def parse_channels(items: str | list[Any] | None, limit: int) -> set[str]:
+    if items is None:
+        return set()
+    if isinstance(items, str):
+        items = items.split(",", limit + 1)  # never split more than could be accepted
+    if not isinstance(items, list):
+        raise StreamRejected(BAD_REQUEST, f"channels are a list of strings: {CHANNEL_HINT}")
+    if len(items) > limit:
+        raise StreamRejected(BAD_REQUEST, f"at most {limit} channels per connection")
+    channels = {str(item).strip() for item in items if str(item).strip()}
+    bad = sorted(c for c in channels if not valid_channel(c))
+    if bad:
+        raise StreamRejected(BAD_REQUEST, f"unknown channel {bad[0][:40]!r}: {CHANNEL_HINT}")
+    return channels
+
+
+class _Connection:
+    """One client's stream: its subscriber, its key once known, and the limits it holds to."""
+
+    def __init__(
+        self, websocket: WebSocket, hub: Hub, limits: StreamLimits, per_key: Counter[str]
+    ) -> None:
+        self.websocket, self.hub, self.limits, self.per_key = websocket, hub, limits, per_key
+        self.key_prefix: str | None = None
+        self.subscriber: Subscriber | None = None
+
+    async def authorize(self, token: str | None) -> None:
+        if not token:
+            raise StreamRejected(UNAUTHORIZED, 'metrics and alerts need an API key: send {"token"}')
+        keys: ApiKeyStore = self.websocket.app.state.api_keys
+        key = await asyncio.to_thread(keys.verify, token)  # a database call: off the loop
+        if key is None:
+            raise StreamRejected(UNAUTHORIZED, "the token is not a valid API key")
+        if self.per_key[key.prefix] >= self.limits.max_connections_per_key:
+            raise StreamRejected(TOO_MANY, "too many connections for this API key")
+        self.per_key[key.prefix] += 1
+        self.key_prefix = key.prefix
+
+    def release(self) -> None:
+        if self.key_prefix is not None:
+            self.per_key[self.key_prefix] -= 1
+
+    async def first_token(self) -> str | None:
+        """The token of the client's first message, which must come soon and carry one."""
+        try:
+            text = await asyncio.wait_for(self.websocket.receive_text(), TOKEN_WAIT_SECONDS)
+        except TimeoutError:
+            raise StreamRejected(TOKEN_TIMEOUT, 'send {"token": KEY} first') from None
+        message = self.read(text)
+        token = message.get("token")
+        return token if isinstance(token, str) else None
+
+    def read(self, text: str) -> dict[str, Any]:
+        if len(text) > MAX_FRAME_BYTES:
+            raise StreamRejected(TOO_BIG, f"frames are at most {MAX_FRAME_BYTES} bytes")
+        try:
+            message = json.loads(text)
+        except json.JSONDecodeError:
+            raise StreamRejected(BAD_REQUEST, 'send JSON such as {"subscribe": [...]}') from None
+        if not isinstance(message, dict):
+            raise StreamRejected(BAD_REQUEST, 'send a JSON object such as {"subscribe": [...]}')
+        return message
+
+    async def change(self, message: dict[str, Any]) -> None:
+        """Apply a subscribe/unsubscribe message: costs what it changes, not what it holds."""
+        assert self.subscriber is not None
+        if isinstance(message.get("token"), str) and self.key_prefix is None:
+            await self.authorize(message["token"])
+        added = parse_channels(message.get("subscribe"), self.limits.max_channels)
+        removed = parse_channels(message.get("unsubscribe"), self.limits.max_channels)
+        added -= self.subscriber.channels
+        if len(self.subscriber.channels | added) - len(removed) > self.limits.max_channels:
+            raise StreamRejected(
+                BAD_REQUEST, f"at most {self.limits.max_channels} channels per connection"
+            )
+        if any(needs_token(c) for c in added) and self.key_prefix is None:
+            raise StreamRejected(UNAUTHORIZED, 'metrics and alerts need an API key: send {"token"}')
+        self.hub.remove_channels(self.subscriber, removed & self.subscriber.channels)
+        self.hub.add_channels(self.subscriber, added)
+
+
+def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
+    """The `/v1/stream` route over `hub`. Tokens are checked against the app's
+    `state.api_keys` (an ApiKeyStore), which the app sets as it starts."""
+    limits = limits or StreamLimits()
+    router = APIRouter()
+    per_ip: Counter[str] = Counter()
+    per_key: Counter[str] = Counter()
+
+    async def receive(connection: _Connection) -> None:
+        while True:
+            await connection.change(connection.read(await connection.websocket.receive_text()))
+
+    async def send(websocket: WebSocket, subscriber: Subscriber) -> None:
+        while True:
+            try:
+                text = await asyncio.wait_for(subscriber.queue.get(), limits.heartbeat_seconds)
+            except TimeoutError:
+                text = json.dumps({"type": "heartbeat", "seq": hub.seq})
+            await asyncio.wait_for(websocket.send_text(text), limits.send_timeout_seconds)
+
+    async def overflow(subscriber: Subscriber) -> None:
+        await subscriber.overflowed.wait()
+        raise StreamRejected(
+            TOO_SLOW, f"too slow: {subscriber.queue_size} messages behind; resume with last_seq"
+        )
+
+    async def open_stream(connection: _Connection) -> Subscriber:
+        websocket = connection.websocket
+        query = websocket.query_params
+        channels = parse_channels(query.get("channels", "predictions"), limits.max_channels)
+        last_seq_text = query.get("last_seq")
+        if last_seq_text is not None and not (last_seq_text.isdigit() and len(last_seq_text) < 20):
+            raise StreamRejected(BAD_REQUEST, "last_seq must be a sequence number")
+        token = query.get("token") or websocket.headers.get("x-api-key")
+        if token:
+            await connection.authorize(token)
+        elif any(needs_token(c) for c in channels):
+            await connection.authorize(await connection.first_token())
+        subscriber = Subscriber(channels)
+        hub.subscribe(subscriber, int(last_seq_text) if last_seq_text else None)
+        return subscriber
+
+    @router.websocket("/v1/stream")
+    async def stream(websocket: WebSocket) -> None:
+        address = websocket.client.host if websocket.client else "unknown"
+        if per_ip[address] >= limits.max_connections_per_ip:
+            # Accepted to be closed with a code and reason a client can act on (a refusal
+            # before the handshake reaches it as a bare HTTP 403).
+            await websocket.accept()
+            await websocket.close(TOO_MANY, "too many connections from this address")
+            return
+        per_ip[address] += 1
+        connection = _Connection(websocket, hub, limits, per_key)
+        try:
+            await websocket.accept()
+            try:
+                connection.subscriber = await open_stream(connection)
+            except StreamRejected as rejected:
+                await websocket.close(rejected.code, rejected.reason)
+                return
+            await _serve(connection, receive, send, overflow)
+        finally:
+            per_ip[address] -= 1
+            connection.release()
+            if connection.subscriber is not None:
+                hub.unsubscribe(connection.subscriber)
+
+    return router
+
+
+async def _serve(connection: _Connection, receive: Any, send: Any, overflow: Any) -> None:
+    """Read, write and watch for overflow until one of them ends the stream."""
+    websocket, subscriber = connection.websocket, connection.subscriber
+    # Plain tasks, not a TaskGroup: the server (or a test client) may cancel this handler
+    # through an anyio cancel scope, which asyncio.TaskGroup on 3.11 does not pass cleanly.
+    tasks = [
+        asyncio.create_task(receive(connection)),
+        asyncio.create_task(send(websocket, subscriber)),
+        asyncio.create_task(overflow(subscriber)),
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        error = next(iter(done)).exception()
+        if isinstance(error, StreamRejected):
+            with contextlib.suppress(Exception):
+                await websocket.close(error.code, error.reason)
+        elif error is not None:  # disconnected, or a send that never completed
+            log.debug("stream client gone: %r", error)
+    finally:
+        for task in tasks:
+            task.cancel()
