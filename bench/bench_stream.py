@@ -291,6 +291,8 @@ def measure_server(app: str, bootstrap: str, folder: Path, deadline: float) -> l
         "WAREHOUSE_URL": "",
         "EVENTS_URL": f"kafka://{bootstrap}",
         "RELAY_GROUP": f"bench-stream-{uuid.uuid4().hex[:12]}",
+        # Every client of this bench comes from 127.0.0.1: lift the per-address cap.
+        "STREAM_MAX_CONNECTIONS_PER_IP": "100000",
     }
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     server = Service(name, command, base + "/healthz", folder / f"{name}.log")

@@ -100,6 +100,10 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
                     host,
                     "--port",
                     str(settings.relay_port),
+                    # Frames a client sends are small (realtime/stream.py refuses over 64 KiB):
+                    # uvicorn need not buffer its default 16 MiB before the app can say so.
+                    "--ws-max-size",
+                    "65536",
                     # Dead peers are found by WebSocket pings, as in compose.
                     "--ws-ping-interval",
                     "10",
