@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # The API's in-process cache, in bytes of cached JSON: what a client can make it hold.
     # Redis is bounded by its own maxmemory (scripts/redis.sh, docker/compose.yaml).
     cache_max_bytes: int = Field(64 << 20, ge=1 << 20)
+    # The largest request body the API reads (500 tickers x 20 characters is about 12 KB);
+    # larger is 413 before anything parses it.
+    max_body_bytes: int = Field(64 << 10, ge=1 << 10)
     events_url: str = "memory://"
     metrics_interval_seconds: float = 5.0
     # Whether the API answers prediction requests itself. Unset: yes on the in-process bus
