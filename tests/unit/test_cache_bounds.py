@@ -122,3 +122,27 @@ def test_the_projects_redis_evicts_cache_entries_and_keeps_queued_tasks(redis_ur
     # volatile-lru: entries with a TTL (every cache entry, every rate counter) may be evicted;
     # Celery's queued tasks have none, so a full cache never costs a queued training run.
     assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "volatile-lru"
+
+
+def test_counters_take_a_cost_and_a_refund_and_survive_a_flood_of_entries() -> None:
+    cache = MemoryCache(max_bytes=1 << 20)
+    assert cache.hit_count("rate:1", 60, 50) == 50
+    assert cache.hit_count("rate:1", 60) == 51
+    cache.refund("rate:1", 60, 50)
+    for i in range(2_000):  # 2,000 x 1 KiB: twice the bound, every response evicted in turn
+        cache.set(f"r{i}", "x" * 1024, 60)
+    assert cache.hit_count("rate:1", 60) == 2  # the budget was not evicted with them
+
+
+@pytest.mark.integration
+def test_redis_counters_take_a_cost_and_a_refund(redis_url: str) -> None:
+    import uuid
+
+    from tickerpulse.stores.cache import RedisCache
+
+    cache = RedisCache(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:")
+    assert cache.hit_count("rate:1", 60, 50) == 50
+    assert cache.hit_count("rate:1", 60) == 51
+    cache.refund("rate:1", 60, 50)
+    assert cache.hit_count("rate:1", 60) == 2
+    assert cache.errors == 0

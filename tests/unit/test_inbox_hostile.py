@@ -122,3 +122,50 @@ def test_a_ticker_key_that_is_not_a_symbol_builds_no_path(tmp_path: Path, key: s
     with pytest.raises(InvalidTicker):
         warehouse.read("clean_prices", key)
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_a_hand_added_partition_key_fails_the_clean_run_before_any_file(
+    settings: Settings,
+) -> None:
+    store = RawStore(settings.raw_db_url)
+    store.add_ticker("AAA", source="synthetic")
+    job = defs.resolve_job_def("clean_tickers")
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("tickers", ["../../escaped"])
+        result = job.execute_in_process(
+            instance=instance, partition_key="../../escaped", raise_on_error=False
+        )
+    assert not result.success
+    assert [p for p in settings.data_dir.parent.rglob("*.parquet")] == []
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "clean_prices"
+    assert "not a ticker symbol" in str(failure.step_failure_data.error)  # type: ignore[union-attr]
+
+
+@pytest.mark.integration
+def test_the_s3_inbox_keeps_both_copies_and_refuses_names_outside_its_prefix(
+    s3_endpoint: str, settings: Settings
+) -> None:
+    import uuid
+
+    from dagster_aws.s3 import S3Resource
+
+    from orchestration.resources import InboxResource
+
+    bucket = f"inbox-{uuid.uuid4().hex[:8]}"
+    resource = InboxResource(
+        s3_bucket=bucket, s3_prefix="drop/", s3=S3Resource(endpoint_url=s3_endpoint)
+    )
+    client = S3Resource(endpoint_url=s3_endpoint).get_client()
+    client.create_bucket(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="raw.db", Body=b"not for the inbox")
+    store = RawStore(settings.raw_db_url)
+    for _ in range(2):
+        client.upload_file(str(FIXTURES / "dirty.csv"), bucket, "drop/DIRTY.csv")
+        process_file(store, resource.inbox, "DIRTY.csv")
+    with pytest.raises(UnsafeFileName):
+        process_file(store, resource.inbox, "../raw.db")
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
+    filed = [k for k in keys if k.startswith("drop/processed/") and k.endswith(".csv")]
+    assert len(filed) == 2 and "raw.db" in keys
+    assert len(store.quarantined("DIRTY")) == 7
