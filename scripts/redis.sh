@@ -5,6 +5,10 @@
 #   scripts/redis.sh stop
 #   scripts/redis.sh url
 # Port 56379 (TP_REDIS_PORT); its folder and server.log in var/services/redis (TP_REDIS_DIR).
+# Memory is capped at TP_REDIS_MAXMEMORY (256mb). maxmemory and its policy are per server, not
+# per database, and Celery's broker shares the server: volatile-lru evicts only keys with a
+# TTL (every cache entry and rate counter), never Celery's queued tasks, which have none.
+# (allkeys-lru would evict those too; a full broker database refuses writes instead.)
 set -euo pipefail
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
@@ -28,7 +32,8 @@ start() {
   install_if_missing
   start_daemon redis-server "$state" cmd:redis_ready 30 \
     redis-server --bind 127.0.0.1 --port "$port" --dir "$state" \
-    --save '' --appendonly no --daemonize no --logfile ''
+    --save '' --appendonly no --daemonize no --logfile '' \
+    --maxmemory "${TP_REDIS_MAXMEMORY:-256mb}" --maxmemory-policy volatile-lru
   echo "$url"
 }
 

@@ -18,6 +18,7 @@ from realtime.hub import Hub
 from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
 from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
 from serving import VERSION
+from serving.body_limit import BodySizeLimit
 from serving.deps import Services
 from serving.errors import install_error_handlers
 from serving.metrics import MODEL_LOAD_SECONDS, RequestMetrics, watch_stores
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Inside RequestMetrics and CORS: a 413 is counted and carries the CORS headers.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     app.add_middleware(
         CORSMiddleware,

@@ -3,12 +3,14 @@
 Two levels: this process's memory in front of the shared cache (Redis in full mode; in
 embedded mode they are one and the same). Keys carry the version token, so neither level
 can serve data older than the warehouse's; the TTL only bounds memory. Whole responses are
-kept as JSON text, so a hit costs no validation or serialization.
+kept as JSON text, so a hit costs no validation or serialization; pages of rows are kept as
+JSON text too, so the in-process cache's byte bound counts what it really holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -45,6 +47,20 @@ def cached(
     if services.cache is not services.local_cache:
         services.local_cache.set(full_key, value, ttl)
     return value
+
+
+def cached_rows(
+    services: Services,
+    kind: str,
+    table: str,
+    ticker: str,
+    key: str,
+    compute: Callable[[], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """Rows through the cache as JSON text: dates come back as ISO strings, as from Redis."""
+    text = cached(services, kind, table, ticker, key, lambda: json.dumps(compute(), default=str))
+    rows: list[dict[str, Any]] = json.loads(text)
+    return rows
 
 
 async def cached_response(

@@ -46,7 +46,7 @@ class Services:
         warehouse = open_warehouse(settings.warehouse_url)
         registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
         celery = make_celery(settings)
-        cache = open_cache(settings.cache_url)
+        cache = open_cache(settings.cache_url, settings.cache_max_bytes)
         return cls(
             settings,
             raw_store,
@@ -58,8 +58,8 @@ class Services:
             Predictor(
                 registry, warehouse, settings.model_name, settings.horizons, settings.exchange
             ),
-            MemoryCache(max_entries=1000),
-            cache if isinstance(cache, MemoryCache) else MemoryCache(max_entries=5000),
+            MemoryCache(max_bytes=1 << 20),  # verified keys: a few hundred bytes each
+            cache if isinstance(cache, MemoryCache) else MemoryCache(settings.cache_max_bytes),
             TrainingRunStore(raw_store),
             celery,
             QueueDepth(celery),

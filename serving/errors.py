@@ -30,6 +30,10 @@ class ServiceUnavailable(Exception):
     """A dependency the request needs (the task queue, say) cannot be reached."""
 
 
+class WorkTooLarge(Exception):
+    """A request asks for more work than its key may do in a whole window: waiting never helps."""
+
+
 class RateLimited(Exception):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
@@ -96,6 +100,10 @@ def install_error_handlers(app: FastAPI) -> None:
             f"{error}; retry in {error.retry_after} s",
             {"Retry-After": str(error.retry_after)},
         )
+
+    @app.exception_handler(WorkTooLarge)
+    async def work_too_large(request: Request, error: Exception) -> JSONResponse:
+        return problem(request, 422, "Request larger than the key's budget", str(error))
 
     @app.exception_handler(UnknownHorizon)
     async def unknown_horizon(request: Request, error: Exception) -> JSONResponse:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
+
+# Strings a client sends are bounded here, so nothing longer reaches the domain or an error
+# message: a symbol is 1-20 characters (tickerpulse.symbols); a little room for spaces.
+SymbolText = Annotated[str, Field(min_length=1, max_length=24, examples=["ACME"])]
+Horizon = Annotated[int, Field(ge=1, le=260, description="trading days ahead")]
 
 
 class Ticker(BaseModel):
@@ -18,7 +23,9 @@ class Ticker(BaseModel):
 
 
 class TickerCreate(BaseModel):
-    symbol: str = Field(examples=["MSFT"], description="1-20 letters, digits, '.', '-' or '_'")
+    symbol: SymbolText = Field(
+        examples=["MSFT"], description="1-20 letters, digits, '.', '-' or '_'"
+    )
     source: Literal["synthetic", "stooq", "yahoo"] = Field(
         description="where its prices are fetched; files go through the inbox or `tickerpulse ingest`"
     )
@@ -96,8 +103,8 @@ class Health(BaseModel):
 
 
 class PredictionRequest(BaseModel):
-    ticker: str = Field(examples=["ACME"])
-    horizon: int = Field(1, ge=1, le=260, description="trading days ahead")
+    ticker: SymbolText
+    horizon: Horizon = 1
 
 
 class Prediction(Forecast):
@@ -147,6 +154,7 @@ class Readiness(BaseModel):
 class TrainingRunCreate(BaseModel):
     scope: str | None = Field(
         None,
+        max_length=200,
         description="the registered model family to train (default: the configured one, "
         "e.g. tickerpulse-price: every horizon)",
     )
@@ -170,8 +178,8 @@ class TrainingRun(BaseModel):
 
 
 class PredictionRequestCreate(BaseModel):
-    tickers: list[str] = Field(min_length=1, max_length=500, examples=[["ACME", "GOOG"]])
-    horizons: list[int] | None = Field(
+    tickers: list[SymbolText] = Field(min_length=1, max_length=500, examples=[["ACME", "GOOG"]])
+    horizons: list[Horizon] | None = Field(
         None, min_length=1, max_length=20, description="default: every horizon served"
     )
 

@@ -1,4 +1,8 @@
-"""API keys on the endpoints that write or compute, and a request budget per key."""
+"""API keys on the endpoints that write or compute, and a budget of work per key.
+
+Every request costs one; a request for many predictions costs one per prediction asked for
+(tickers x horizons), so a batch cannot buy 10,000 predictions for the price of one call.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,17 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader
 
-from serving.deps import ServicesDep
-from serving.errors import Forbidden, RateLimited, Unauthorized
+from serving.deps import Services, ServicesDep
+from serving.errors import Forbidden, RateLimited, Unauthorized, WorkTooLarge
 from tickerpulse.stores.api_keys import ApiKey
-from tickerpulse.stores.cache import MemoryCache
+from tickerpulse.stores.cache import Cache, MemoryCache
+
+T = TypeVar("T")
 
 KEY_HEADER = APIKeyHeader(
     name="X-API-Key",
@@ -47,22 +53,58 @@ def require_key(role: str) -> Callable[..., Awaitable[ApiKey]]:
             services.verified_keys.set(key, found, VERIFIED_TTL_SECONDS)
         if not found.allows(role):
             raise Forbidden(f"the key '{found.name}' has role {found.role}; this needs {role}")
-        rate_key = f"rate:{found.id}"
-        if services.cache is services.local_cache:  # in memory: nothing to wait for
-            count = services.cache.hit_count(rate_key, WINDOW_SECONDS)
-        else:
-            count = await asyncio.to_thread(services.cache.hit_count, rate_key, WINDOW_SECONDS)
-        if count is None:
-            count = _local_counts.hit_count(rate_key, WINDOW_SECONDS)
-        if count is not None and count > found.rate_per_minute:
-            retry_after = math.ceil(WINDOW_SECONDS - time.time() % WINDOW_SECONDS)
+        count, _ = await _charge(services, found, 1)
+        if count > found.rate_per_minute:
             raise RateLimited(
                 f"the key '{found.name}' is limited to {found.rate_per_minute} requests a minute",
-                retry_after,
+                _retry_after(),
             )
         return found
 
     return dependency
+
+
+async def charge_work(services: Services, key: ApiKey, work: int, what: str) -> None:
+    """Charge `work` units (the request itself already paid one) against the key's budget.
+    Work that does not fit is refused and refunded, so asking too much at once costs a
+    client only the request; work larger than the whole budget is refused for good."""
+    if work > key.rate_per_minute:
+        raise WorkTooLarge(
+            f"this request asks for {what}; the key '{key.name}' allows "
+            f"{key.rate_per_minute} a minute: split it into requests of at most "
+            f"{key.rate_per_minute}"
+        )
+    extra = work - 1
+    if extra <= 0:
+        return
+    count, counter = await _charge(services, key, extra)
+    if count > key.rate_per_minute:
+        await _call(services, counter.refund, f"rate:{key.id}", WINDOW_SECONDS, extra)
+        raise RateLimited(
+            f"this request asks for {what}, more than is left of the key '{key.name}''s "
+            f"{key.rate_per_minute} a minute",
+            _retry_after(),
+        )
+
+
+async def _call(services: Services, method: Callable[..., T], *args: Any) -> T:
+    if services.cache is services.local_cache:  # in memory: nothing to wait for
+        return method(*args)
+    return await asyncio.to_thread(method, *args)
+
+
+async def _charge(services: Services, key: ApiKey, cost: int) -> tuple[int, Cache]:
+    """The key's count in this window after `cost` more, and the counter that took it."""
+    rate_key = f"rate:{key.id}"
+    count = await _call(services, services.cache.hit_count, rate_key, WINDOW_SECONDS, cost)
+    if count is not None:
+        return count, services.cache
+    # The shared counter is unreachable: this process counts alone meanwhile.
+    return _local_counts.hit_count(rate_key, WINDOW_SECONDS, cost) or 0, _local_counts
+
+
+def _retry_after() -> int:
+    return math.ceil(WINDOW_SECONDS - time.time() % WINDOW_SECONDS)
 
 
 ClientKey = Annotated[ApiKey, Depends(require_key("client"))]

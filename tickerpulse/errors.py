@@ -24,3 +24,7 @@ class SchemaError(TickerPulseError, ValueError):
 class EventBusUnavailable(TickerPulseError):
     """The event bus did not take an event (its buffer or a subscriber's queue stayed full):
     the caller is told, so nothing it was promised is dropped behind its back."""
+
+
+class UnsafeFileName(TickerPulseError, ValueError):
+    """A file name (from job config or a listing) that would reach outside its folder."""

@@ -60,10 +60,15 @@ def ingest_from_source(
 
 
 def ingest_csv(store: RawStore, path: Path, ticker: str) -> IngestReport:
-    """Add or update a ticker from a CSV file (what `tickerpulse ingest --csv` does)."""
+    """Add or update a ticker from a CSV file (what `tickerpulse ingest --csv` does).
+
+    A file for a ticker that is fetched (a backfill, a correction) adds its rows and leaves
+    the ticker fetched: a CSV never turns a stooq/yahoo/synthetic ticker into a file-fed one."""
     symbol = normalize_ticker(ticker)
     frame = CsvSource(path).fetch(symbol, dt.date.min, dt.date.max)
-    store.add_ticker(symbol, source="csv")
+    known = store.ticker(symbol, active_only=False)
+    fetched = known is not None and known["source"] in FETCHED_SOURCES
+    store.add_ticker(symbol, source=known["source"] if known and fetched else "csv")
     return ingest_frame(store, symbol, f"csv:{path.name}", frame)
 
 

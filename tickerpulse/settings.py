@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     mlflow_artifact_uri: str = ""
     cache_url: str = "memory://"
     cache_ttl_seconds: float = 60.0
+    # The API's in-process cache, in bytes of cached JSON: what a client can make it hold.
+    # Redis is bounded by its own maxmemory (scripts/redis.sh, docker/compose.yaml).
+    cache_max_bytes: int = Field(64 << 20, ge=1 << 20)
+    # The largest request body the API reads (500 tickers x 20 characters is about 12 KB);
+    # larger is 413 before anything parses it.
+    max_body_bytes: int = Field(64 << 10, ge=1 << 10)
     events_url: str = "memory://"
     metrics_interval_seconds: float = 5.0
     # Whether the API answers prediction requests itself. Unset: yes on the in-process bus
@@ -105,6 +111,7 @@ class Settings(BaseSettings):
             if "://" not in url or scheme not in schemes:
                 allowed = ", ".join(f"{s}://" for s in schemes)
                 raise ValueError(f"{field.upper()}={url!r} is not supported; use one of {allowed}")
+        _check_cache_apart(self.cache_url, self.celery_broker_url)
         return self
 
     @field_validator("horizons")
@@ -145,6 +152,25 @@ class Settings(BaseSettings):
     @property
     def inbox_dir(self) -> Path:
         return self.data_dir / "inbox"
+
+
+def _check_cache_apart(cache_url: str, broker_url: str) -> None:
+    """The cache's Redis database may be flushed and its keys evicted under memory pressure;
+    Celery's queued tasks must not be, so the two never share a database."""
+
+    def database(url: str) -> tuple[str, str] | None:
+        if not url.startswith(("redis://", "rediss://")):
+            return None
+        server, _, path = url.split("://", 1)[1].rpartition("@")[2].partition("/")
+        return server, path.split("?", 1)[0] or "0"
+
+    shared = database(cache_url)
+    if shared is not None and shared == database(broker_url):
+        server, number = shared  # no credentials in the message: it ends up in logs
+        raise ValueError(
+            f"CACHE_URL and CELERY_BROKER_URL both name Redis database {number} on {server}: "
+            "give the cache a database of its own (e.g. /2 for the cache, /3 for the broker)"
+        )
 
 
 @lru_cache

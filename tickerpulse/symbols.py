@@ -15,3 +15,13 @@ def normalize_ticker(text: str) -> str:
             f"{text!r} is not a ticker symbol: use 1-20 letters, digits, '.', '-' or '_'"
         )
     return symbol
+
+
+def require_symbol(key: str) -> str:
+    """`key` itself when it is a symbol in normal form (a partition key, a file stem), else
+    InvalidTicker: such keys become paths, so they are never normalized behind a caller's back."""
+    if normalize_ticker(key) != key:
+        raise InvalidTicker(
+            f"{key!r} is not a ticker symbol in normal form: use {normalize_ticker(key)!r}"
+        )
+    return key

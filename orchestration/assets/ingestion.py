@@ -12,6 +12,7 @@ from orchestration.resources import PriceSourcesResource, RawStoreResource, Ware
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import clean_ticker_prices
 from tickerpulse.ingestion import ingest_window
+from tickerpulse.symbols import require_symbol
 
 # A run tagged with tickers fetches only those: how a new ticker's history is backfilled
 # without re-fetching the whole universe for every day.
@@ -87,7 +88,9 @@ def raw_prices(
 def clean_prices(
     context: dg.AssetExecutionContext, raw_store: RawStoreResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    symbols = list(context.partition_keys)
+    # Every key checked before any file is written: a bad key added by hand fails the run
+    # whole, instead of after the tickers before it.
+    symbols = [require_symbol(key) for key in context.partition_keys]
     raw = raw_store.store.read_prices(symbols)
     wh = warehouse.warehouse
     rows = []

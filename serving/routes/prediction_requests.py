@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from serving.deps import ServicesDep
 from serving.schemas import PredictionRequestCreate, PredictionRequestStatus
-from serving.security import ClientKey
+from serving.security import ClientKey, charge_work
 from tickerpulse.answering import REQUESTS_TOPIC, request_messages
 from tickerpulse.predicting import UnknownHorizon
 
@@ -19,7 +19,12 @@ router = APIRouter(prefix="/v1/prediction-requests", tags=["predictions"])
     responses={
         401: {"description": "no or invalid API key"},
         404: {"description": "an unknown ticker; nothing was queued"},
-        422: {"description": "a horizon that is not served; nothing was queued"},
+        413: {"description": "the body is larger than MAX_BODY_BYTES; nothing was read"},
+        422: {
+            "description": "a horizon that is not served, or more predictions than the key "
+            "may ask for in a minute; nothing was queued"
+        },
+        429: {"description": "the key's budget (predictions a minute) is spent; Retry-After"},
     },
 )
 async def request_predictions(
@@ -32,6 +37,13 @@ async def request_predictions(
     if unknown:
         served = ", ".join(str(h) for h in services.settings.horizons)
         raise UnknownHorizon(f"horizon {unknown[0]} is not served; choose among {served}")
+    work = len(tickers) * len(horizons)
+    await charge_work(
+        services,
+        key,
+        work,
+        f"{work} predictions ({len(tickers)} tickers x {len(horizons)} horizons)",
+    )
     request_id = services.prediction_requests.create(tickers, horizons, key.prefix)
     for message in request_messages(request_id, tickers, horizons):
         await services.bus.publish(REQUESTS_TOPIC, message)

@@ -12,7 +12,7 @@ from tests.conftest import synthetic_panel
 from tickerpulse.errors import EventBusUnavailable, UnknownTicker
 from tickerpulse.quality import validate_prices
 from tickerpulse.settings import Settings
-from tickerpulse.stores.cache import MemoryCache, open_cache
+from tickerpulse.stores.cache import ENTRY_OVERHEAD_BYTES, MemoryCache, open_cache
 from tickerpulse.stores.events import MemoryBus, decode_event, open_bus
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.warehouse import ParquetWarehouse, open_warehouse
@@ -312,7 +312,9 @@ class TestCache:
         assert cache.get("forecasts:A") is None
 
     def test_size_is_bounded(self) -> None:
-        cache = MemoryCache(max_entries=3)
+        cache = MemoryCache(
+            max_bytes=3 * (1 + 1 + ENTRY_OVERHEAD_BYTES)
+        )  # three 1-char keys+values
         for i in range(5):
             cache.set(str(i), i, 60)
         assert [cache.get(str(i)) for i in range(5)] == [None, None, 2, 3, 4]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +32,7 @@ def parse_price_csv(text: str, origin: str = "input") -> pd.DataFrame:
     lines = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header: list[str] | None = None
     records: list[dict[str, object]] = []
-    for fields in lines:
+    for fields in _rows(lines, origin):
         line_number = lines.line_num
         if not any(field.strip() for field in fields):
             continue  # blank lines are layout, not rows
@@ -59,6 +60,16 @@ def parse_price_csv(text: str, origin: str = "input") -> pd.DataFrame:
         if column not in frame:
             frame[column] = None
     return frame[[*columns, "row_number", "parse_error", "raw"]]
+
+
+def _rows(lines: Iterator[list[str]], origin: str) -> Iterator[list[str]]:
+    """The reader's rows; a line it cannot split (a field past its 128 KiB limit, say) makes
+    the whole file unreadable from there on, so it is a SchemaError naming the line."""
+    try:
+        yield from lines
+    except csv.Error as error:
+        line = getattr(lines, "line_num", "?")
+        raise SchemaError(f"{origin} line {line} cannot be read as CSV: {error}") from error
 
 
 class CsvSource:

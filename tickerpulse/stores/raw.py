@@ -196,6 +196,8 @@ class RawStore:
 
     # quarantine --------------------------------------------------------------------------
     def quarantine_rows(self, ticker: str, source: str, rejected: pd.DataFrame) -> int:
+        """Keep rejected rows with their reasons; a row already kept from the same source
+        (a replayed file, a re-fetched window) is not kept twice. How many were added."""
         if rejected.empty:
             return 0
         stamp = _now()
@@ -210,9 +212,15 @@ class RawStore:
             }
             for record in rejected.to_dict("records")
         ]
+        kept = sa.select(quarantine.c.row_number, quarantine.c.raw, quarantine.c.reason).where(
+            quarantine.c.ticker == ticker, quarantine.c.source == source
+        )
         with self.engine.begin() as connection:
-            connection.execute(sa.insert(quarantine), rows)
-        return len(rows)
+            known = {tuple(row) for row in connection.execute(kept)}
+            new = [r for r in rows if (r["row_number"], r["raw"], r["reason"]) not in known]
+            if new:
+                connection.execute(sa.insert(quarantine), new)
+        return len(new)
 
     def quarantined(self, ticker: str | None = None) -> pd.DataFrame:
         query = sa.select(quarantine).order_by(quarantine.c.id)

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tickerpulse.stores.warehouse.base import Warehouse, _check_table
+from tickerpulse.symbols import require_symbol
 
 _session_lock = threading.Lock()
 _session: Any = None
@@ -39,7 +40,9 @@ class ParquetWarehouse(Warehouse):
         self.root = root
 
     def _path(self, table: str, ticker: str) -> Path:
-        return self.root / table / f"{ticker}.parquet"
+        # Tickers arrive as Dagster partition keys and URL segments: only a symbol may
+        # become a file name, so "../x" can never address a file outside the table.
+        return self.root / table / f"{require_symbol(ticker)}.parquet"
 
     def write_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
         _check_table(table)

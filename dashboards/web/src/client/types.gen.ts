@@ -1003,9 +1003,17 @@ export type RequestPredictionsV1PredictionRequestsPostErrors = {
      */
     404: unknown;
     /**
-     * a horizon that is not served; nothing was queued
+     * the body is larger than MAX_BODY_BYTES; nothing was read
+     */
+    413: unknown;
+    /**
+     * a horizon that is not served, or more predictions than the key may ask for in a minute; nothing was queued
      */
     422: unknown;
+    /**
+     * the key's budget (predictions a minute) is spent; Retry-After
+     */
+    429: unknown;
 };
 
 export type RequestPredictionsV1PredictionRequestsPostResponses = {
