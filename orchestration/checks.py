@@ -128,15 +128,17 @@ def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     asset=price_model,
     blocking=True,
     description=(
-        "The promotion gate held: each horizon's champion is the random walk or beats it, "
-        "and the model_meta history names the version the champion alias points to."
+        "The promotion gate held: each horizon's champion is the random walk or beats it "
+        "significantly (Diebold-Mariano), and the model_meta history names the version the "
+        "champion alias points to."
     ),
 )
 def price_model_promotion_gate(
     registry: RegistryResource, raw_store: RawStoreResource
 ) -> dg.AssetCheckResult:
     rows = []
-    for horizon in get_settings().horizons:
+    settings = get_settings()
+    for horizon in settings.horizons:
         name = registered_name(registry.base_name, horizon)
         champion = registry.registry.by_alias(name, "champion")
         history = raw_store.store.alias_history(name)
@@ -149,13 +151,16 @@ def price_model_promotion_gate(
                 "version": champion.version if champion else None,
                 "model": champion.params.get("model") if champion else None,
                 "relative_mae": champion.metrics["relative_mae"] if champion else np.nan,
+                # Champions registered before the significance gate carry no p-value.
+                "dm_pvalue": champion.metrics.get("dm_pvalue", np.nan) if champion else np.nan,
                 "coverage_80": champion.metrics["coverage_80"] if champion else np.nan,
                 "recorded_version": latest["version"] if latest else None,
                 "last_gate": challengers[-1]["reason"] if challengers else None,
             }
         )
     table = pd.DataFrame(rows)
-    beats = (table["relative_mae"] < 1.0) | (table["model"] == BASELINE)
+    significant = table["dm_pvalue"].isna() | (table["dm_pvalue"] < settings.promotion_significance)
+    beats = ((table["relative_mae"] < 1.0) & significant) | (table["model"] == BASELINE)
     recorded = table["version"].notna() & (table["version"] == table["recorded_version"])
     return dg.AssetCheckResult(
         passed=bool((beats & recorded).all()),

@@ -271,14 +271,19 @@ def ingest(
 def evaluate(
     ticker: Annotated[str, typer.Option(help="Ticker to evaluate, e.g. GOOG")],
     horizon: Annotated[int, typer.Option(min=1, help="Trading days ahead")] = 1,
-    folds: Annotated[int, typer.Option(min=2, help="Walk-forward folds of 63 trading days")] = 5,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            min=2, help="Walk-forward folds (default: enough to test the last 2,000 sessions)"
+        ),
+    ] = None,
     train_dates: Annotated[
         int | None,
         typer.Option(min=250, help="Rolling window: train on the last N dates (default: all)"),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only")] = False,
 ) -> None:
-    """Walk-forward evaluation of every candidate on one ticker's clean prices, against the random walk."""
+    """Nested walk-forward of the candidates on one ticker's clean prices, against the random walk."""
     import json
 
     from tickerpulse.errors import UnknownTicker
@@ -295,8 +300,17 @@ def evaluate(
             raise UnknownTicker(
                 f"{symbol} has no clean prices yet: materialize clean_prices for it"
             )
-        window = train_dates or settings.training_window_dates
-        report = evaluate_ticker(prices, symbol, horizon, folds, settings.exchange, window)
+        report = evaluate_ticker(
+            prices,
+            symbol,
+            horizon,
+            folds or settings.walk_forward_folds,
+            settings.exchange,
+            train_dates or settings.training_window_dates,
+            settings.promotion_significance,
+            settings.walk_forward_fold_dates,
+            settings.walk_forward_test_sessions,
+        )
     except (UnknownTicker, NotEnoughHistory) as error:
         typer.secho(f"Not evaluated: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
@@ -304,9 +318,22 @@ def evaluate(
         typer.echo(json.dumps(report, indent=2))
         return
     typer.echo(
-        f"{symbol}, {horizon} day(s) ahead, {report['n_folds']} folds, {report['test_rows']} test days, "
-        f"{report['training']} training"
+        f"{symbol}, {horizon} day(s) ahead, {report['n_folds']} folds of {report['fold_dates']} "
+        f"sessions ({report['seed_folds']} only seed the selection), {report['test_rows']} test "
+        f"days from {report['test_window']['first']}, {report['training']} training"
     )
+    low, high = report["directional_accuracy_ci95"]
+    typer.echo(
+        f" selected (nested) relative MAE {report['relative_mae']:.4f}  "
+        f"DM {report['dm_stat']:.2f} p={report['dm_pvalue']:.3f}  "
+        f"direction {report['directional_accuracy']:.3f} [{low:.3f}, {high:.3f}]"
+    )
+    choices = ", ".join(f"{name} {count}" for name, count in report["fold_choices"].items())
+    typer.echo(f" folds chose: {choices}; next: {report['model']}")
+    typer.echo(
+        f" gate: {'promote' if report['promote'] else 'random walk serves'}: {report['gate']}"
+    )
+    typer.echo(" each candidate on the same days, for reference:")
     for name, metrics in report["candidates"].items():
         marker = "*" if name == report["model"] else " "
         typer.echo(

@@ -78,7 +78,15 @@ class Settings(BaseSettings):
     exchange: str = "XNYS"
     model_name: str = "tickerpulse-price"
     horizons: list[int] = [1, 5]
-    walk_forward_folds: int = 5
+    # Walk-forward: folds of `walk_forward_fold_dates` sessions (each retrains once: the
+    # retraining schedule) covering the last `walk_forward_test_sessions` sessions, or as many
+    # as the history holds; `walk_forward_folds` fixes the count instead.
+    walk_forward_folds: int | None = Field(default=None, ge=2)
+    walk_forward_fold_dates: int = Field(default=63, ge=5)
+    walk_forward_test_sessions: int = Field(default=2000, ge=10)
+    # The gate promotes a model only when a one-sided Diebold-Mariano test against the random
+    # walk (and against the champion) is significant at this level.
+    promotion_significance: float = Field(default=0.05, gt=0, lt=0.5)
     # Unset: every fold trains on all history before it (expanding). Set: only the last N
     # sessions (rolling), for markets whose old regime no longer says much. At least 250.
     training_window_dates: int | None = Field(default=None, ge=250)

@@ -5,6 +5,8 @@ run's summary, and each horizon's registered run names it as parent. The registr
 registration and aliases, each call scoped to its own store.
 """
 
+from collections import Counter
+
 import dagster as dg
 import pandas as pd
 from dagster_mlflow import end_mlflow_on_run_finished
@@ -18,7 +20,14 @@ from orchestration.tracking import MLFLOW_RUN_URL_TAG
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import get_settings
 
-SHOWN_METRICS = ["relative_mae", "mae", "directional_accuracy", "coverage_80", "coverage_95"]
+SHOWN_METRICS = [
+    "relative_mae",
+    "dm_pvalue",
+    "mae",
+    "directional_accuracy",
+    "coverage_80",
+    "coverage_95",
+]
 
 
 @dg.asset(
@@ -42,7 +51,7 @@ def price_model(
     training_run_id = str(mlflow.mlflow_run_id)
     tracking = mlflow.tracking_client  # bound to the training run's store, not the process URI
     tracking.log_param(training_run_id, "horizons", ",".join(map(str, settings.horizons)))
-    tracking.log_param(training_run_id, "folds", settings.walk_forward_folds)
+    tracking.log_param(training_run_id, "folds", settings.walk_forward_folds or "auto")
     run_tags = {"dagster_run_id": context.run_id}
     if mlflow.tracking_uri == registry.registry.tracking_uri:
         # MLflow shows a parent link only within one store.
@@ -59,13 +68,18 @@ def price_model(
             raw_store=raw_store.store,
             train_dates=settings.training_window_dates,
             run_tags=run_tags,
+            significance=settings.promotion_significance,
+            test_dates=settings.walk_forward_fold_dates,
+            test_sessions=settings.walk_forward_test_sessions,
         )
         context.log.info(
             f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}"
         )
-        candidates = pd.DataFrame(outcome.candidates).T.reset_index(names="model")[
-            ["model", *SHOWN_METRICS]
-        ]
+        # The nested-selected forecast first, then each candidate on the same test days.
+        candidates = pd.DataFrame(
+            {"selected (nested)": outcome.nested.selected.metrics, **outcome.candidates}
+        ).T.reset_index(names="model")[["model", *SHOWN_METRICS]]
+        selected = outcome.nested.selected.metrics
         champion = outcome.champion
         metadata |= {
             f"h{horizon}_candidates": dg.MetadataValue.md(markdown_table(candidates)),
@@ -81,12 +95,13 @@ def price_model(
             ),
             # Plain text too: training runs requested through the API report it.
             f"h{horizon}_mlflow_run_id": outcome.version.run_id,
-            f"h{horizon}_relative_mae": outcome.best.metrics["relative_mae"],
-            f"h{horizon}_coverage_80": outcome.best.metrics["coverage_80"],
+            f"h{horizon}_selection": "nested: "
+            + ", ".join(f"{m} {n}" for m, n in Counter(outcome.nested.choices).most_common()),
+            f"h{horizon}_relative_mae": selected["relative_mae"],
+            f"h{horizon}_dm_pvalue": selected["dm_pvalue"],
+            f"h{horizon}_coverage_80": selected["coverage_80"],
         }
-        tracking.log_metric(
-            training_run_id, f"h{horizon}_relative_mae", outcome.best.metrics["relative_mae"]
-        )
+        tracking.log_metric(training_run_id, f"h{horizon}_relative_mae", selected["relative_mae"])
         tracking.set_tag(training_run_id, f"h{horizon}_mlflow_run_id", outcome.version.run_id)
         tracking.set_tag(
             training_run_id,

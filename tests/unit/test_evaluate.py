@@ -39,7 +39,9 @@ def evaluate(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_json_report_names_the_best_model_and_its_metrics(settings: Settings) -> None:
+def test_json_report_gives_the_nested_selection_its_significance_and_the_gate(
+    settings: Settings,
+) -> None:
     store_clean(settings, "EVAL", synthetic(6))
     code, output = evaluate("--ticker", "eval", "--horizon", "5", "--json")
     assert code == 0, output
@@ -51,23 +53,43 @@ def test_json_report_names_the_best_model_and_its_metrics(settings: Settings) ->
         "coverage_95",
         "n_folds",
         "model",
+        "dm_stat",
+        "dm_pvalue",
     ):
         assert key in report
-    assert report["n_folds"] == 5 and report["horizon"] == 5
+    assert report["selection"] == "nested" and report["horizon"] == 5
+    # Six years, about 1,450 usable dates: (1450 - 250 - 5) // 63 = 18-19 folds, not 2,000 days.
+    assert 17 <= report["n_folds"] <= 20 and report["seed_folds"] == 1
+    assert report["test_rows"] == (report["n_folds"] - 1) * 63
+    assert sum(report["fold_choices"].values()) == report["n_folds"] - 1
     candidates = report["candidates"]
     assert set(candidates) == set(CANDIDATES)
     assert candidates["naive"]["relative_mae"] == 1.0
-    assert report["model"] == min(candidates, key=lambda name: candidates[name]["relative_mae"])
-    assert report["relative_mae"] == candidates[report["model"]]["relative_mae"]
+    # The model that would serve next is chosen on every fold.
+    assert report["model"] == min(
+        candidates, key=lambda name: candidates[name]["relative_mae_all_folds"]
+    )
+    # A synthetic random walk has nothing to find: the gate leaves the random walk serving.
+    assert report["promote"] is False and 0.0 <= report["dm_pvalue"] <= 1.0
+    low, high = report["directional_accuracy_ci95"]
+    assert low < report["directional_accuracy"] < high and high - low < 0.1
     assert 0.6 < report["coverage_80"] < 0.95 and report["coverage_95"] > report["coverage_80"]
     assert report["warnings"] == []
+
+
+def test_a_fixed_fold_count_is_honoured(settings: Settings) -> None:
+    store_clean(settings, "EVAL", synthetic(6))
+    code, output = evaluate("--ticker", "EVAL", "--folds", "5", "--json")
+    assert code == 0, output
+    report = json.loads(output)
+    assert report["n_folds"] == 5 and report["test_rows"] == 4 * 63
 
 
 def test_too_little_history_is_refused_with_the_numbers(settings: Settings) -> None:
     store_clean(settings, "EVAL", synthetic(1))
     code, output = evaluate("--ticker", "EVAL")
     assert code == 1
-    assert "usable dates: walk-forward with 5 folds of 63 dates needs at least" in output
+    assert "usable dates: walk-forward with 2 folds of 63 dates needs at least 377" in output
 
 
 def test_constant_prices_are_refused_not_divided_by_zero(settings: Settings) -> None:

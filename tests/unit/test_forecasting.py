@@ -11,6 +11,7 @@ from tickerpulse.forecasting.evaluation import NotEnoughHistory, conformal_quant
 from tickerpulse.forecasting.forecast import make_forecasts
 from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.promotion import decide
+from tickerpulse.forecasting.significance import DieboldMariano
 
 FEATURE_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC", "DDD"), years=8))
 
@@ -22,6 +23,7 @@ def evaluate(name: str, horizon: int = 1):  # type: ignore[no-untyped-def]
         partial(CANDIDATES[name], horizon),
         name,
         horizon,
+        folds=5,
     )
 
 
@@ -63,7 +65,9 @@ def test_training_never_sees_the_test_block_or_its_embargo(train_dates: int | No
         def predict(self, features: pd.DataFrame) -> np.ndarray:
             return np.zeros(len(features))
 
-    evaluation = walk_forward(dataset, FEATURES, Spy, "spy", horizon, train_dates=train_dates)
+    evaluation = walk_forward(
+        dataset, FEATURES, Spy, "spy", horizon, folds=5, train_dates=train_dates
+    )
     dates = np.sort(dataset.dropna(subset=[*FEATURES, "target"])["date"].unique())
     if train_dates is None:
         assert spans == sorted(spans) and spans[-1] > spans[0]  # the window expands
@@ -111,19 +115,35 @@ def test_forecasts_carry_nested_intervals_and_skip_incomplete_tickers() -> None:
 
 class TestPromotionGate:
     def test_a_model_that_loses_to_the_random_walk_is_never_promoted(self) -> None:
-        decision = decide("ridge", {"relative_mae": 1.002}, None)
+        decision = decide("ridge", {"relative_mae": 1.002, "dm_pvalue": 0.01}, None)
         assert not decision.promote and "loses to the random walk" in decision.reason
+
+    def test_an_improvement_within_noise_leaves_the_random_walk_serving(self) -> None:
+        decision = decide("ridge", {"relative_mae": 0.998, "dm_pvalue": 0.30}, None)
+        assert not decision.promote and "not a significant improvement" in decision.reason
+        assert decide("ridge", {"relative_mae": 0.998, "dm_pvalue": 0.03}, None).promote
+        # The level is the caller's: 3 % is not enough at 1 %.
+        assert not decide("ridge", {"relative_mae": 0.998, "dm_pvalue": 0.03}, None, 0.01).promote
 
     def test_the_random_walk_serves_only_when_there_is_no_champion(self) -> None:
         assert decide("naive", {"relative_mae": 1.0}, None).promote
         assert not decide("naive", {"relative_mae": 1.0}, {"relative_mae": 0.99}).promote
 
-    def test_a_challenger_worse_than_the_champion_beyond_noise_waits(self) -> None:
+    def test_a_challenger_the_champion_beats_significantly_waits(self) -> None:
+        champion = {"relative_mae": 0.95}
+        challenger = {"relative_mae": 0.97, "dm_pvalue": 0.001}
+        better = DieboldMariano(-2.5, 0.006, -0.001, 500)
+        decision = decide("ridge", challenger, champion, champion_better=better)
+        assert not decision.promote and "champion is significantly better" in decision.reason
+        not_better = DieboldMariano(-1.0, 0.16, -0.0005, 500)
+        assert decide("ridge", challenger, champion, champion_better=not_better).promote
+
+    def test_without_the_champions_losses_fold_noise_decides(self) -> None:
         champion = {"relative_mae": 0.95, "relative_mae_stderr": 0.002}
-        assert decide(
-            "ridge", {"relative_mae": 0.951, "relative_mae_stderr": 0.002}, champion
-        ).promote
-        decision = decide("ridge", {"relative_mae": 0.97, "relative_mae_stderr": 0.002}, champion)
+        near = {"relative_mae": 0.951, "relative_mae_stderr": 0.002, "dm_pvalue": 0.01}
+        assert decide("ridge", near, champion).promote
+        far = {"relative_mae": 0.97, "relative_mae_stderr": 0.002, "dm_pvalue": 0.01}
+        decision = decide("ridge", far, champion)
         assert not decision.promote and "beyond noise" in decision.reason
 
 

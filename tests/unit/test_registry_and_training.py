@@ -27,17 +27,21 @@ def test_training_registers_a_version_and_records_every_alias_change(
         FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
     )
     assert outcome.version.version == "1"
-    # No champion yet: whatever won (a model or the random walk itself) now serves.
-    assert outcome.decision.promote and outcome.champion is not None
-    assert outcome.champion.version == "1"
-    assert outcome.champion.metrics["relative_mae"] <= 1.0
+    # Synthetic random walks: what the selection picked is no significant improvement, so the
+    # gate declines it and, there being no champion yet, the random walk is registered and serves.
+    assert outcome.nested.selected.metrics["dm_pvalue"] >= 0.05
+    assert not outcome.decision.promote and "not a significant" in outcome.decision.reason
+    assert outcome.champion is not None and outcome.champion.version == "2"
+    assert outcome.champion.params["model"] == "naive"
     assert outcome.version.params["features"] == ",".join(FEATURES)
+    assert outcome.version.params["selection"] == "nested"
     assert set(outcome.candidates) == set(CANDIDATES)
     history = raw_store.alias_history("test-price-h1")
-    assert [(h["from_alias"], h["to_alias"]) for h in history] == [
-        (None, "challenger"),
-        ("challenger", "champion"),
+    assert [(h["from_alias"], h["to_alias"], h["version"]) for h in history] == [
+        (None, "challenger", "1"),
+        (None, "champion", "2"),
     ]
+    assert history[-1]["reason"].startswith("the random walk serves: relative MAE")
     logged = {a.path for a in registry.client.list_artifacts(outcome.version.run_id, "plots")}
     assert logged == {"plots/skill_by_fold.png", "plots/forecast_vs_actual.png"}
     # Artifacts went to the configured root, not to ./mlruns in the working directory.
@@ -50,13 +54,12 @@ def test_training_registers_a_version_and_records_every_alias_change(
     second = train_horizon(
         FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
     )
-    assert second.version.version == "2"
-    assert registry.by_alias("test-price-h1", "challenger").version == "2"  # type: ignore[union-attr]
-    champion = registry.by_alias("test-price-h1", "champion")
-    assert champion is not None
-    expected = "2" if second.decision.promote else "1"
-    assert champion.version == expected
-    assert len(raw_store.alias_history("test-price-h1")) == (4 if second.decision.promote else 3)
+    assert second.version.version == "3"
+    assert registry.by_alias("test-price-h1", "challenger").version == "3"  # type: ignore[union-attr]
+    # A champion serves now: a declined challenger leaves it, and no second random walk is made.
+    assert not second.decision.promote
+    assert registry.by_alias("test-price-h1", "champion").version == "2"  # type: ignore[union-attr]
+    assert len(raw_store.alias_history("test-price-h1")) == 3
 
     assert_the_gate_keeps_the_champion(registry, raw_store, "test-price")
 

@@ -2,47 +2,98 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import pandas as pd
 
 from tickerpulse.features import compute_features
+from tickerpulse.forecasting.evaluation import FOLD_DATES, TEST_SESSIONS
+from tickerpulse.forecasting.nested import nested_selection
+from tickerpulse.forecasting.promotion import DEFAULT_LEVEL, versus_random_walk
 from tickerpulse.forecasting.training import evaluate_candidates
 from tickerpulse.quality import missing_sessions
 
-REPORTED = ("relative_mae", "directional_accuracy", "coverage_80", "coverage_95", "mae", "rmse")
+REPORTED = (
+    "relative_mae",
+    "directional_accuracy",
+    "coverage_80",
+    "coverage_95",
+    "mae",
+    "rmse",
+    "dm_stat",
+    "dm_pvalue",
+)
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {key: round(metrics[key], 6) for key in REPORTED}
 
 
 def evaluate_ticker(
     prices: pd.DataFrame,
     ticker: str,
     horizon: int,
-    folds: int,
+    folds: int | None,
     exchange: str = "XNYS",
     train_dates: int | None = None,
+    significance: float = DEFAULT_LEVEL,
+    test_dates: int = FOLD_DATES,
+    test_sessions: int = TEST_SESSIONS,
 ) -> dict[str, Any]:
-    """Every candidate walk-forward on one ticker; the best (lowest relative MAE) on top.
+    """The nested-selected forecast's skill on top (see nested.py), each candidate's on the same
+    days for reference, and whether the gate would put it in the random walk's place.
 
     Raises NotEnoughHistory with the numbers when the history cannot hold the folds
     (too short, or flat prices whose volatility is zero).
     """
     evaluations = evaluate_candidates(
-        compute_features(prices.assign(ticker=ticker)), horizon, folds, train_dates
+        compute_features(prices.assign(ticker=ticker)),
+        horizon,
+        folds,
+        train_dates,
+        test_dates=test_dates,
+        test_sessions=test_sessions,
     )
-    best = min(evaluations, key=lambda evaluation: evaluation.metrics["relative_mae"])
+    nested = nested_selection(evaluations)
+    selected = nested.selected
+    metrics = selected.metrics
+    hindsight = min(nested.candidates, key=lambda name: nested.candidates[name]["relative_mae"])
+    gate = versus_random_walk(nested.final.model, metrics, significance)
     gaps = missing_sessions(prices["date"], exchange)
     warnings = [f"{len(gaps)} trading days missing, first {gaps[0]}"] if gaps else []
+    test_days = selected.predictions["date"]
     return {
         "ticker": ticker,
         "horizon": horizon,
-        "model": best.model,
-        **{key: round(best.metrics[key], 6) for key in REPORTED},
-        "n_folds": int(best.metrics["n_folds"]),
-        "test_rows": int(best.metrics["rows"]),
+        "selection": "nested",
+        "model": nested.final.model,  # chosen on every fold: what would serve next
+        **_rounded(metrics),
+        "directional_accuracy_ci95": [
+            round(metrics["directional_accuracy_low"], 6),
+            round(metrics["directional_accuracy_high"], 6),
+        ],
+        "promote": gate.promote,
+        "gate": gate.reason,
+        "significance_level": significance,
+        "n_folds": len(evaluations[0].fold_metrics),
+        "seed_folds": nested.first_scored_fold,
+        "fold_dates": test_dates,
+        "test_rows": int(metrics["rows"]),
+        "test_window": {"first": str(test_days.min()), "last": str(test_days.max())},
+        "fold_choices": dict(Counter(nested.choices).most_common()),
+        "best_candidate_in_hindsight": {
+            "model": hindsight,
+            "relative_mae": round(nested.candidates[hindsight]["relative_mae"], 6),
+        },
         "window": {"first": str(prices["date"].min()), "last": str(prices["date"].max())},
         "training": "expanding" if train_dates is None else f"rolling {train_dates} dates",
         "candidates": {
-            e.model: {key: round(e.metrics[key], 6) for key in REPORTED} for e in evaluations
+            e.model: {
+                **_rounded(nested.candidates[e.model]),
+                "relative_mae_all_folds": round(e.metrics["relative_mae"], 6),
+            }
+            for e in evaluations
         },
         "warnings": warnings,
     }

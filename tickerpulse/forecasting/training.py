@@ -1,4 +1,9 @@
-"""Train every candidate, keep the best, register it and apply the promotion gate."""
+"""Train every candidate, keep the one nested selection picks, register it, apply the gate.
+
+What is judged is the selection procedure's out-of-sample forecast (nested.py); what is
+registered is the candidate that procedure picks on every fold. When the gate declines it and
+no champion serves yet, the random walk is registered and serves.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +16,19 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from tickerpulse.features import FEATURES, add_targets
-from tickerpulse.forecasting.evaluation import Evaluation, modelling_rows, walk_forward
-from tickerpulse.forecasting.models import CANDIDATES, model_inputs
+from tickerpulse.forecasting.evaluation import (
+    FOLD_DATES,
+    TEST_SESSIONS,
+    Evaluation,
+    losses,
+    modelling_rows,
+    walk_forward,
+)
+from tickerpulse.forecasting.models import BASELINE, CANDIDATES, model_inputs
+from tickerpulse.forecasting.nested import NestedSelection, nested_selection
 from tickerpulse.forecasting.plots import close_figures, forecast_vs_actual, skill_by_fold
-from tickerpulse.forecasting.promotion import Decision, decide
+from tickerpulse.forecasting.promotion import DEFAULT_LEVEL, Decision, decide
+from tickerpulse.forecasting.significance import DieboldMariano, diebold_mariano
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry, ModelVersionInfo
 
@@ -23,11 +37,12 @@ from tickerpulse.stores.registry import ModelRegistry, ModelVersionInfo
 class TrainingOutcome:
     horizon: int
     model_name: str
-    best: Evaluation
-    candidates: dict[str, dict[str, float]]
+    best: Evaluation  # the candidate registered (chosen on every fold)
+    candidates: dict[str, dict[str, float]]  # each on the selected forecast's test days
     version: ModelVersionInfo
     decision: Decision
     champion: ModelVersionInfo | None
+    nested: NestedSelection
 
 
 def registered_name(base: str, horizon: int) -> str:
@@ -40,10 +55,14 @@ Candidates = Mapping[str, Callable[[int], RegressorMixin]]
 def evaluate_candidates(
     features: pd.DataFrame,
     horizon: int,
-    folds: int,
+    folds: int | None = None,
     train_dates: int | None = None,
     candidates: Candidates = CANDIDATES,
+    test_dates: int = FOLD_DATES,
+    test_sessions: int = TEST_SESSIONS,
 ) -> list[Evaluation]:
+    """Every candidate on the same folds of `test_dates` (the retraining schedule); `folds`
+    None: as many as cover the last `test_sessions` dates where the history allows."""
     dataset = add_targets(features, horizon)
     return [
         walk_forward(
@@ -53,7 +72,9 @@ def evaluate_candidates(
             name,
             horizon,
             folds,
-            train_dates=train_dates,
+            test_dates,
+            train_dates,
+            test_sessions,
         )
         for name, make_model in candidates.items()
     ]
@@ -64,52 +85,64 @@ def train_horizon(
     horizon: int,
     *,
     base_name: str,
-    folds: int,
+    folds: int | None,
     registry: ModelRegistry,
     raw_store: RawStore,
     train_dates: int | None = None,
     candidates: Candidates = CANDIDATES,
     run_tags: Mapping[str, str] | None = None,
+    significance: float = DEFAULT_LEVEL,
+    test_dates: int = FOLD_DATES,
+    test_sessions: int = TEST_SESSIONS,
 ) -> TrainingOutcome:
     """`run_tags` go on the registered version's MLflow run: the caller's lineage (which
     orchestrator run trained it, under which parent run)."""
-    evaluations = evaluate_candidates(features, horizon, folds, train_dates, candidates)
-    best = min(evaluations, key=lambda evaluation: evaluation.metrics["relative_mae"])
+    evaluations = evaluate_candidates(
+        features, horizon, folds, train_dates, candidates, test_dates, test_sessions
+    )
+    nested = nested_selection(evaluations)
+    best = nested.final
     rows = modelling_rows(add_targets(features, horizon), FEATURES, train_dates)
-    inputs = model_inputs(FEATURES)
-    estimator = candidates[best.model](horizon).fit(rows[inputs], rows["target"])
     name = registered_name(base_name, horizon)
-    window = (rows["date"].min(), rows["date"].max())
-    version = registry.log_and_register(
+    # The procedure's figures are the ones judged; the registered candidate's quantiles give
+    # the intervals it serves with.
+    metrics = {
+        **nested.selected.metrics,
+        **best.quantiles,
+        "candidate_relative_mae": best.metrics["relative_mae"],
+        "significance_level": significance,
+    }
+    version = _register(
+        registry,
         name,
-        estimator,
-        params={
-            "model": best.model,
-            "horizon": horizon,
-            "folds": folds,
-            "window": "expanding" if train_dates is None else f"rolling {train_dates} dates",
-            "features": ",".join(FEATURES),
-            "tickers": ",".join(sorted(rows["ticker"].unique())),
-            "data_start": str(window[0]),
-            "data_end": str(window[1]),
-            "training_rows": len(rows),
-        },
-        metrics={**best.metrics, **best.quantiles},
-        fold_metrics=best.fold_metrics,
-        input_example=rows[inputs].head(5),
-        tags={**(run_tags or {}), "model": best.model, "horizon": str(horizon)},
+        horizon,
+        best.model,
+        candidates[best.model],
+        rows,
+        metrics,
+        nested.selected.fold_metrics,
+        params={"folds": len(best.fold_metrics), "selection": "nested"},
+        tags=run_tags,
         artifacts={
-            "candidates.json": json.dumps({e.model: e.metrics for e in evaluations}, indent=2),
+            "candidates.json": json.dumps(nested.candidates, indent=2),
+            "nested_choices.json": json.dumps(nested.choices),
             "features.json": json.dumps(FEATURES),
         },
         figures={
             "plots/skill_by_fold.png": skill_by_fold(evaluations),
             "plots/forecast_vs_actual.png": forecast_vs_actual(best),
         },
+        window="expanding" if train_dates is None else f"rolling {train_dates} dates",
     )
     close_figures()
     champion = registry.by_alias(name, "champion")
-    decision = decide(best.model, best.metrics, champion.metrics if champion else None)
+    decision = decide(
+        best.model,
+        metrics,
+        champion.metrics if champion else None,
+        significance,
+        _champion_better(nested, evaluations, champion, horizon),
+    )
     registry.set_alias(name, "challenger", version.version)
     # The gate's reason goes with the challenger row either way: a rejection is history too.
     verdict = "promoted" if decision.promote else "not promoted"
@@ -118,22 +151,131 @@ def train_horizon(
         version.version,
         None,
         "challenger",
-        best.metrics,
+        metrics,
         f"trained {best.model}; {verdict}: {decision.reason}",
     )
     registry.tag_version(name, version.version, "promotion", f"{verdict}: {decision.reason}")
     if decision.promote:
         registry.set_alias(name, "champion", version.version)
         raw_store.record_alias_change(
-            name, version.version, "challenger", "champion", best.metrics, decision.reason
+            name, version.version, "challenger", "champion", metrics, decision.reason
         )
         champion = registry.by_alias(name, "champion")
+    elif champion is None:
+        champion = _random_walk_serves(
+            registry,
+            raw_store,
+            name,
+            evaluations,
+            features,
+            rows,
+            horizon,
+            train_dates,
+            test_dates,
+            decision,
+        )
     return TrainingOutcome(
-        horizon,
+        horizon, name, best, nested.candidates, version, decision, champion, nested
+    )
+
+
+def _champion_better(
+    nested: NestedSelection,
+    evaluations: list[Evaluation],
+    champion: ModelVersionInfo | None,
+    horizon: int,
+) -> DieboldMariano | None:
+    """The champion's model, walked forward on the same folds, against the selected forecast."""
+    model = champion.params.get("model") if champion else None
+    same = [e for e in evaluations if e.model == model]
+    if not same:
+        return None
+    mine = same[0].predictions
+    theirs = losses(mine[mine["fold"] >= nested.first_scored_fold])["loss"]
+    ours = losses(nested.selected.predictions)["loss"]
+    return diebold_mariano(theirs.to_numpy(), ours.reindex(theirs.index).to_numpy(), horizon)
+
+
+def _random_walk_serves(
+    registry: ModelRegistry,
+    raw_store: RawStore,
+    name: str,
+    evaluations: list[Evaluation],
+    features: pd.DataFrame,
+    rows: pd.DataFrame,
+    horizon: int,
+    train_dates: int | None,
+    test_dates: int,
+    decision: Decision,
+) -> ModelVersionInfo | None:
+    """Registers the random walk as champion: the declined model must not leave nothing to serve."""
+    naive = next((e for e in evaluations if e.model == BASELINE), None)
+    if naive is None:  # the candidates offered left it out; its intervals still need scores
+        naive = evaluate_candidates(
+            features,
+            horizon,
+            len(evaluations[0].fold_metrics),
+            train_dates,
+            {BASELINE: CANDIDATES[BASELINE]},
+            test_dates,
+        )[0]
+    metrics = {**naive.metrics, **naive.quantiles}
+    version = _register(
+        registry,
         name,
-        best,
-        {e.model: e.metrics for e in evaluations},
-        version,
-        decision,
-        champion,
+        horizon,
+        BASELINE,
+        CANDIDATES[BASELINE],
+        rows,
+        metrics,
+        naive.fold_metrics,
+        params={"folds": len(naive.fold_metrics), "selection": "fallback"},
+        tags=None,
+        window="expanding" if train_dates is None else f"rolling {train_dates} dates",
+    )
+    reason = f"the random walk serves: {decision.reason}"
+    registry.set_alias(name, "champion", version.version)
+    raw_store.record_alias_change(name, version.version, None, "champion", metrics, reason)
+    registry.tag_version(name, version.version, "promotion", f"promoted: {reason}")
+    return registry.by_alias(name, "champion")
+
+
+def _register(
+    registry: ModelRegistry,
+    name: str,
+    horizon: int,
+    model: str,
+    make_model: Callable[[int], RegressorMixin],
+    rows: pd.DataFrame,
+    metrics: dict[str, float],
+    fold_metrics: list[dict[str, float]],
+    *,
+    params: dict[str, object],
+    tags: Mapping[str, str] | None,
+    window: str,
+    artifacts: dict[str, str] | None = None,
+    figures: dict[str, object] | None = None,
+) -> ModelVersionInfo:
+    inputs = model_inputs(FEATURES)
+    estimator = make_model(horizon).fit(rows[inputs], rows["target"])
+    return registry.log_and_register(
+        name,
+        estimator,
+        params={
+            **params,
+            "model": model,
+            "horizon": horizon,
+            "window": window,
+            "features": ",".join(FEATURES),
+            "tickers": ",".join(sorted(rows["ticker"].unique())),
+            "data_start": str(rows["date"].min()),
+            "data_end": str(rows["date"].max()),
+            "training_rows": len(rows),
+        },
+        metrics=metrics,
+        fold_metrics=fold_metrics,
+        input_example=rows[inputs].head(5),
+        tags={**(tags or {}), "model": model, "horizon": str(horizon)},
+        artifacts=artifacts,
+        figures=figures,
     )
