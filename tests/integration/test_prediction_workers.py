@@ -76,6 +76,22 @@ def group_members(bootstrap: str, seconds: float) -> int:
     return members
 
 
+def request_answered(settings: Settings, key_name: str, tickers: list[str]) -> dict:
+    """POST a prediction request through the API on Kafka and poll it until done (or 120 s);
+    its last status."""
+    settings = settings.model_copy(update={"prediction_worker_in_api": None})
+    key = ApiKeyStore(RawStore(settings.raw_db_url)).create(key_name)
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
+        accepted = client.post("/v1/prediction-requests", json={"tickers": tickers})
+        assert accepted.status_code == 202
+        status: dict = accepted.json()
+        deadline = time.monotonic() + 120
+        while status["state"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            status = client.get(f"/v1/prediction-requests/{status['id']}").json()
+    return status
+
+
 def test_a_consumer_group_of_workers_answers_a_request(
     platform_settings: Settings,
     kafka_bootstrap: str,
@@ -86,16 +102,8 @@ def test_a_consumer_group_of_workers_answers_a_request(
     )
     assert not settings.answers_prediction_requests  # on Kafka the workers do
     assert group_members(kafka_bootstrap, 90) == 2
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("kafka-batch")
-    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
-        accepted = client.post("/v1/prediction-requests", json={"tickers": TICKERS})
-        assert accepted.status_code == 202
-        request_id = accepted.json()["id"]
-        deadline = time.monotonic() + 120
-        status = accepted.json()
-        while status["state"] != "done" and time.monotonic() < deadline:
-            time.sleep(0.5)
-            status = client.get(f"/v1/prediction-requests/{request_id}").json()
+    status = request_answered(settings, "kafka-batch", TICKERS)
+    request_id = status["id"]
     assert status["state"] == "done", status
     assert status["done"] == 10 and status["failed"] == 0
     assert {(r["ticker"], r["horizon"]) for r in status["results"]} == {
@@ -119,19 +127,8 @@ def test_malformed_requests_go_to_dead_letters_and_the_workers_go_on(
     # One key: the same partition, ahead of the real request (a worker that stops on the first
     # would never answer it).
     produce_raw(kafka_bootstrap, REQUESTS_TOPIC, hostile, key=b"ACME")
-    settings = platform_settings.model_copy(
-        update={"events_url": f"kafka://{kafka_bootstrap}", "prediction_worker_in_api": None}
-    )
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("kafka-hostile")
-    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
-        accepted = client.post("/v1/prediction-requests", json={"tickers": ["ACME"]})
-        assert accepted.status_code == 202
-        request_id = accepted.json()["id"]
-        deadline = time.monotonic() + 120
-        status = accepted.json()
-        while status["state"] != "done" and time.monotonic() < deadline:
-            time.sleep(0.5)
-            status = client.get(f"/v1/prediction-requests/{request_id}").json()
+    settings = platform_settings.model_copy(update={"events_url": f"kafka://{kafka_bootstrap}"})
+    status = request_answered(settings, "kafka-hostile", ["ACME"])
     assert (status["state"], status["done"], status["failed"]) == ("done", 2, 0)
     kept = dead_letters(kafka_bootstrap, hostile)
     assert set(kept) == set(hostile)
