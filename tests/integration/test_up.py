@@ -147,7 +147,6 @@ def test_make_up_serves_a_forecast_and_ctrl_c_stops_everything(tmp_path: Path) -
                 assert '<div id="root">' in page.read().decode()
             assert re.search(r"Web page\s+http://127\.0\.0\.1:\d+/", text), text
         forecast = get_json(f"http://127.0.0.1:{api_port}/v1/forecasts/ACME")
-        assert forecast["forecasts"][0]["model_version"] == "1"
         assert (
             forecast["forecasts"][0]["interval_80"]["lower"] < forecast["forecasts"][0]["forecast"]
         )

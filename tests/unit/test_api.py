@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tickerpulse.forecasting.models import CANDIDATES
 from tickerpulse.settings import Settings
+from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import open_warehouse
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,12 @@ def test_without_a_start_the_latest_bars_are_served(client: TestClient) -> None:
     assert [bar["date"] for bar in body["prices"]] == ["2013-02-27", "2013-02-28", "2013-03-01"]
 
 
-def test_forecasts_carry_intervals_and_model_version(client: TestClient) -> None:
+def test_forecasts_carry_intervals_and_model_version(
+    client: TestClient, platform_settings: Settings
+) -> None:
+    registry = ModelRegistry(
+        platform_settings.mlflow_tracking_uri, platform_settings.mlflow_artifact_uri
+    )
     response = client.get("/v1/forecasts/ACME")
     assert response.status_code == 200
     forecasts = response.json()["forecasts"]
@@ -65,7 +71,8 @@ def test_forecasts_carry_intervals_and_model_version(client: TestClient) -> None
             < forecast["interval_80"]["upper"]
             < forecast["interval_95"]["upper"]
         )
-        assert forecast["model_version"] == "1"
+        champion = registry.by_alias(f"tickerpulse-price-h{forecast['horizon']}", "champion")
+        assert champion is not None and forecast["model_version"] == champion.version
         assert forecast["model_name"] == f"tickerpulse-price-h{forecast['horizon']}"
         assert forecast["model"] in CANDIDATES
     assert forecasts[0]["target_date"] > forecasts[0]["as_of"]
