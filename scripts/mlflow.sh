@@ -25,6 +25,9 @@ start() {
   start_daemon "MLflow server" "$state" "$url/health" 60 \
     "$venv/mlflow" server --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
     --host 127.0.0.1 --port "$port" --workers 1
+  # /health answers before the backend store is opened; the first store call opens it, which
+  # takes seconds: made here, so that clients with a bounded timeout find the server ready.
+  curl -sf --max-time 120 "$url/api/2.0/mlflow/experiments/search?max_results=1" >/dev/null || true
   echo "$url"
 }
 

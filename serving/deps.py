@@ -16,7 +16,7 @@ from tickerpulse.stores.cache import Cache, MemoryCache, open_cache
 from tickerpulse.stores.events import EventBus, open_bus
 from tickerpulse.stores.prediction_requests import PredictionRequestStore
 from tickerpulse.stores.raw import RawStore
-from tickerpulse.stores.registry import ModelRegistry
+from tickerpulse.stores.registry import FOR_REQUESTS, ModelRegistry
 from tickerpulse.stores.training_runs import TrainingRunStore
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 from tickerpulse.universe import Universe
@@ -44,7 +44,9 @@ class Services:
     def from_settings(cls, settings: Settings) -> Services:
         raw_store = RawStore(settings.raw_db_url)
         warehouse = open_warehouse(settings.warehouse_url)
-        registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
+        registry = ModelRegistry(
+            settings.mlflow_tracking_uri, settings.mlflow_artifact_uri, lookups=FOR_REQUESTS
+        )
         celery = make_celery(settings)
         cache = open_cache(settings.cache_url, settings.cache_max_bytes)
         return cls(

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tickerpulse.errors import (
+    DependencyUnavailable,
     EventBusUnavailable,
     InvalidTicker,
     TickerPulseError,
@@ -46,13 +47,16 @@ def problem(
     title: str,
     detail: str,
     headers: dict[str, str] | None = None,
+    **extensions: str,
 ) -> JSONResponse:
+    """`extensions`: members beyond RFC 9457's five (`dependency`, say), for clients to act on."""
     body = {
         "type": "about:blank",
         "title": title,
         "status": status,
         "detail": detail,
         "instance": request.url.path,
+        **extensions,
     }
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
@@ -117,6 +121,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def bus_unavailable(request: Request, error: Exception) -> JSONResponse:
         # Refused before anything was promised: the client may retry, nothing was dropped.
         return problem(request, 503, "Event bus unavailable", str(error), {"Retry-After": "5"})
+
+    @app.exception_handler(DependencyUnavailable)
+    async def dependency_unavailable(
+        request: Request, error: DependencyUnavailable
+    ) -> JSONResponse:
+        return problem(
+            request,
+            503,
+            f"{error.dependency[:1].upper()}{error.dependency[1:]} unavailable",
+            str(error),
+            {"Retry-After": str(error.retry_after_seconds)},
+            dependency=error.dependency,
+        )
 
     @app.exception_handler(ServiceUnavailable)
     async def unavailable(request: Request, error: Exception) -> JSONResponse:

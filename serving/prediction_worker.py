@@ -19,7 +19,7 @@ from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.events import EventBus, open_bus
 from tickerpulse.stores.prediction_requests import PredictionRequestStore
 from tickerpulse.stores.raw import RawStore
-from tickerpulse.stores.registry import ModelRegistry
+from tickerpulse.stores.registry import FOR_REQUESTS, ModelRegistry
 from tickerpulse.stores.warehouse import open_warehouse
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,9 @@ async def publish_until_taken(bus: EventBus, topic: str, event: dict) -> None:
 
 
 def predictor_for(settings: Settings) -> Predictor:
-    registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
+    registry = ModelRegistry(
+        settings.mlflow_tracking_uri, settings.mlflow_artifact_uri, lookups=FOR_REQUESTS
+    )
     warehouse = open_warehouse(settings.warehouse_url)
     return Predictor(registry, warehouse, settings.model_name, settings.horizons, settings.exchange)
 

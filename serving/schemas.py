@@ -148,6 +148,10 @@ class Dependency(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
+    status: Literal["ready", "degraded", "not ready"] = Field(
+        description="degraded: ready, but an optional dependency is down (see reasons)"
+    )
+    reasons: list[str] = Field(description="each dependency that is down, and why")
     dependencies: list[Dependency]
 
 

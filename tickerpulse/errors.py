@@ -28,3 +28,19 @@ class EventBusUnavailable(TickerPulseError):
 
 class UnsafeFileName(TickerPulseError, ValueError):
     """A file name (from job config or a listing) that would reach outside its folder."""
+
+
+class DependencyUnavailable(TickerPulseError):
+    """A service the domain relies on did not answer within its bounded time: an error the
+    caller must see (the API answers 503 naming `dependency`), never a silent default."""
+
+    dependency = "dependency"
+    retry_after_seconds = 30
+
+
+class RegistryUnavailable(DependencyUnavailable):
+    """The model registry failed (unreachable, timed out, or its server erred). Unlike a model
+    or alias that does not exist, this says nothing about whether a champion exists."""
+
+    dependency = "model registry"
+    retry_after_seconds = 15

@@ -2,7 +2,9 @@
 
 Champions are loaded once per version and re-checked every `refresh_seconds`, so a promotion
 reaches a running API within that time without a restart; latest feature rows are cached per
-warehouse version of the ticker's features, so a new materialization is seen at once.
+warehouse version of the ticker's features, so a new materialization is seen at once. While the
+registry is unavailable, a champion already loaded keeps serving (re-checked after another
+`refresh_seconds`); a horizon with none loaded raises RegistryUnavailable.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from tickerpulse.errors import TickerPulseError, UnknownTicker
+from tickerpulse.errors import RegistryUnavailable, TickerPulseError, UnknownTicker
 from tickerpulse.forecasting.forecast import forecast_record, make_forecasts
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.stores.registry import ModelRegistry
@@ -57,6 +59,8 @@ class Predictor:
         default_factory=dict
     )
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Why the last registry check failed, None once one succeeds: readiness reports it.
+    registry_problem: str | None = None
 
     def champion(self, horizon: int) -> Champion:
         if horizon not in self.horizons:
@@ -69,23 +73,39 @@ class Predictor:
             current = self._champions.get(horizon)
             if current and time.monotonic() - current.checked_at < self.refresh_seconds:
                 return current
-            name = registered_name(self.base_name, horizon)
-            info = self.registry.by_alias(name, "champion")
-            if info is None:
-                raise NoModel(f"no champion for {name} yet: materialize price_model in Dagster")
-            if current and current.version == info.version:
+            try:
+                loaded = self._load(horizon, current)
+            except RegistryUnavailable as error:
+                self.registry_problem = str(error)
+                if current is None:
+                    raise
+                # Keep serving what is loaded; ask again after refresh_seconds, so requests
+                # meanwhile do not each wait on the registry.
                 current.checked_at = time.monotonic()
                 return current
-            started = time.perf_counter()
-            estimator = self.registry.load_version(name, info.version)
-            if self.on_load is not None:
-                self.on_load(name, time.perf_counter() - started)
-            quantiles = {key: info.metrics[key] for key in ("q80", "q95")}
-            loaded = Champion(
-                name, info.version, info.params.get("model", "?"), quantiles, estimator
-            )
+            self.registry_problem = None
             self._champions[horizon] = loaded
             return loaded
+
+    def _load(self, horizon: int, current: Champion | None) -> Champion:
+        """The horizon's champion: `current` re-checked, or the new version loaded."""
+        name = registered_name(self.base_name, horizon)
+        info = self.registry.by_alias(name, "champion")
+        if info is None:
+            raise NoModel(f"no champion for {name} yet: materialize price_model in Dagster")
+        if current and current.version == info.version:
+            current.checked_at = time.monotonic()
+            return current
+        started = time.perf_counter()
+        estimator = self.registry.load_version(name, info.version)
+        if self.on_load is not None:
+            self.on_load(name, time.perf_counter() - started)
+        quantiles = {key: info.metrics[key] for key in ("q80", "q95")}
+        return Champion(name, info.version, info.params.get("model", "?"), quantiles, estimator)
+
+    def loaded(self) -> dict[int, str]:
+        """horizon -> "name vVERSION" of each champion loaded in this process."""
+        return {h: f"{c.name} v{c.version}" for h, c in sorted(self._champions.items())}
 
     def latest_features(self, ticker: str) -> pd.DataFrame:
         version = self.warehouse.version("price_features", ticker)

@@ -2,7 +2,8 @@
 
 The raw store and the warehouse are required (no answers without them). The cache, the
 event bus and the registry are not: without them the API answers slower, buffers events, or
-serves the forecasts already in the warehouse.
+serves the forecasts already in the warehouse and the champions it has loaded. One of them down
+makes the API "degraded": ready, with the reason given.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from tickerpulse.errors import RegistryUnavailable
 from tickerpulse.stores.cache import Cache
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.raw import RawStore
@@ -52,12 +54,38 @@ def _bus(bus: EventBus) -> str:
     return f"{type(bus).__name__}: {stats['delivered']} delivered, {stats['buffered']} buffered"
 
 
-def _registry(registry: ModelRegistry) -> str:
-    if registry.tracking_uri.startswith("http"):
-        # The MLflow client retries for minutes; a readiness probe must answer in seconds.
-        httpx.get(f"{registry.tracking_uri.rstrip('/')}/health", timeout=2).raise_for_status()
-        return registry.tracking_uri
-    return f"{len(registry.client.search_registered_models())} models"
+def _registry(registry: ModelRegistry, loaded: dict[int, str], problem: str | None) -> str:
+    """`loaded`: the champions this process serves; `problem`: its last failed registry call."""
+    serving = ", ".join(loaded.values()) or "none"
+    try:
+        if registry.tracking_uri.startswith("http"):
+            # A readiness probe answers in seconds, whatever the MLflow client's retries.
+            health = f"{registry.tracking_uri.rstrip('/')}/health"
+            httpx.get(health, timeout=2).raise_for_status()
+            answer = f"{len(loaded)} champions loaded"
+        else:
+            answer = f"{len(registry.client.search_registered_models())} models"
+    except Exception as error:
+        raise RegistryUnavailable(
+            f"model registry unreachable; serving the champions loaded before ({serving}), "
+            f"horizons without one answer 503; {type(error).__name__}: {error}"
+        ) from error
+    if problem is not None:  # the probe answers, but the last real call did not
+        raise RegistryUnavailable(f"serving the champions loaded before ({serving}); {problem}")
+    return answer
+
+
+def readiness(dependencies: list[dict[str, Any]]) -> dict[str, Any]:
+    """ready (every dependency answers), degraded (an optional one does not: why, in `reasons`)
+    or not ready (a required one does not)."""
+    down = [d for d in dependencies if not d["ok"]]
+    ready = not any(d["required"] for d in down)
+    return {
+        "ready": ready,
+        "status": ("degraded" if down else "ready") if ready else "not ready",
+        "reasons": [f"{d['name']}: {d['detail']}" for d in down],
+        "dependencies": dependencies,
+    }
 
 
 def check_dependencies(
@@ -66,11 +94,13 @@ def check_dependencies(
     cache: Cache,
     bus: EventBus,
     registry: ModelRegistry,
+    loaded: dict[int, str] | None = None,
+    registry_problem: str | None = None,
 ) -> list[dict[str, Any]]:
     return [
         _probe("raw_store", True, lambda: _raw(raw_store)),
         _probe("warehouse", True, lambda: f"{len(warehouse.summary('clean_prices'))} tickers"),
         _probe("cache", False, lambda: _cache(cache)),
         _probe("events", False, lambda: _bus(bus)),
-        _probe("registry", False, lambda: _registry(registry)),
+        _probe("registry", False, lambda: _registry(registry, loaded or {}, registry_problem)),
     ]

@@ -17,6 +17,7 @@ from orchestration.automation import weekly_retrain
 from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
 from orchestration.tracking import MLFLOW_RUN_URL_TAG
+from tickerpulse.errors import RegistryUnavailable
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import get_settings
 
@@ -59,19 +60,25 @@ def price_model(
     features = warehouse.warehouse.read("price_features")
     metadata: dict[str, object] = {}
     for horizon in settings.horizons:
-        outcome = train_horizon(
-            features,
-            horizon,
-            base_name=registry.base_name,
-            folds=settings.walk_forward_folds,
-            registry=registry.registry,
-            raw_store=raw_store.store,
-            train_dates=settings.training_window_dates,
-            run_tags=run_tags,
-            significance=settings.promotion_significance,
-            test_dates=settings.walk_forward_fold_dates,
-            test_sessions=settings.walk_forward_test_sessions,
-        )
+        try:
+            outcome = train_horizon(
+                features,
+                horizon,
+                base_name=registry.base_name,
+                folds=settings.walk_forward_folds,
+                registry=registry.registry,
+                raw_store=raw_store.store,
+                train_dates=settings.training_window_dates,
+                run_tags=run_tags,
+                significance=settings.promotion_significance,
+                test_dates=settings.walk_forward_fold_dates,
+                test_sessions=settings.walk_forward_test_sessions,
+            )
+        except RegistryUnavailable as error:
+            raise dg.Failure(
+                f"training stopped at h={horizon}, the champion left as it was: {error}",
+                allow_retries=True,
+            ) from error
         context.log.info(
             f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}"
         )

@@ -7,7 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from serving import VERSION
 from serving.deps import ServicesDep
 from serving.schemas import Health, Readiness
-from tickerpulse.readiness import check_dependencies
+from tickerpulse.readiness import check_dependencies, readiness
 
 router = APIRouter(tags=["operations"])
 
@@ -20,7 +20,7 @@ def healthz() -> dict:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Each dependency's state; 503 when a required one is down",
+    summary="Each dependency's state: ready, degraded (and why), or 503 if a required one is down",
     responses={503: {"model": Readiness, "description": "a required dependency is down"}},
 )
 async def readyz(services: ServicesDep) -> JSONResponse:
@@ -31,10 +31,11 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         services.cache,
         services.bus,
         services.registry,
+        services.predictor.loaded(),
+        services.predictor.registry_problem,
     )
-    ready = all(d["ok"] for d in dependencies if d["required"])
-    body = Readiness.model_validate({"ready": ready, "dependencies": dependencies}).model_dump()
-    return JSONResponse(body, status_code=200 if ready else 503)
+    body = Readiness.model_validate(readiness(dependencies)).model_dump()
+    return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

@@ -1,15 +1,31 @@
 """Train, register, promote and load through a real MLflow server: PostgreSQL + S3 artifacts."""
 
+import time
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.conftest import synthetic_panel
+from serving.app import create_app
+from tests.conftest import service_script, synthetic_panel
 from tests.unit.test_registry_and_training import assert_the_gate_keeps_the_champion
+from tests.unit.test_registry_outage import (
+    LOOKUP_BOUND_SECONDS,
+    PANEL,
+    QUICK_CANDIDATES,
+    assert_the_api_serves_what_it_loaded,
+    load_h1,
+    serve_features,
+    train_h1,
+)
+from tickerpulse.errors import RegistryUnavailable
 from tickerpulse.features import FEATURES, compute_features
 from tickerpulse.forecasting.models import model_inputs
 from tickerpulse.forecasting.training import train_horizon
+from tickerpulse.settings import get_settings
+from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
 
@@ -48,3 +64,69 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
     history = store.alias_history(f"{name}-h1")
     assert [h["to_alias"] for h in history][-1] == "champion"
     assert_the_gate_keeps_the_champion(registry, store, name)
+
+
+def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
+    mlflow_server: str,
+    postgres_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry = ModelRegistry(mlflow_server, artifact_uri="")
+    store = RawStore(postgres_database)
+    base = f"outage-{uuid.uuid4().hex[:8]}"
+    started = time.monotonic()
+    champion = train_h1(registry, store, base).champion
+    training_seconds = time.monotonic() - started
+    history = store.alias_history(f"{base}-h1")
+
+    monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("RAW_DB_URL", postgres_database)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    monkeypatch.setenv("MODEL_NAME", base)
+    get_settings.cache_clear()
+    settings = get_settings()
+    serve_features(settings)
+    key = ApiKeyStore(store).create("registry-outage")
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
+        loaded = load_h1(client)
+        assert loaded["model_version"] == champion.version  # type: ignore[union-attr]
+
+        stopped: list[float] = []
+
+        def ridge_until_the_server_stops(horizon: int):  # type: ignore[no-untyped-def]
+            if not stopped:  # the first fold: the run has begun, the server goes away
+                service_script("mlflow", "stop")
+                stopped.append(time.monotonic())
+            return QUICK_CANDIDATES["ridge"](horizon)
+
+        try:
+            started = time.monotonic()
+            with pytest.raises(RegistryUnavailable, match="model registry"):
+                train_horizon(
+                    PANEL,
+                    1,
+                    base_name=base,
+                    folds=3,
+                    registry=registry,
+                    raw_store=store,
+                    candidates={
+                        "naive": QUICK_CANDIDATES["naive"],
+                        "ridge": ridge_until_the_server_stops,
+                    },
+                )
+            # Training and failing costs about what training did, not MLflow's minutes of retries.
+            assert stopped and time.monotonic() - started < training_seconds + 20
+
+            lookup = time.monotonic()
+            with pytest.raises(RegistryUnavailable):
+                registry.by_alias(f"{base}-h1", "champion")
+            assert time.monotonic() - lookup < LOOKUP_BOUND_SECONDS
+
+            assert_the_api_serves_what_it_loaded(client, loaded, base)
+        finally:
+            service_script("mlflow", timeout=300)
+
+    after = registry.by_alias(f"{base}-h1", "champion")
+    assert after is not None and after.version == champion.version  # type: ignore[union-attr]
+    assert store.alias_history(f"{base}-h1") == history

@@ -96,7 +96,9 @@ def train_horizon(
     test_sessions: int = TEST_SESSIONS,
 ) -> TrainingOutcome:
     """`run_tags` go on the registered version's MLflow run: the caller's lineage (which
-    orchestrator run trained it, under which parent run)."""
+    orchestrator run trained it, under which parent run). A registry that fails raises
+    RegistryUnavailable and training stops there: the gate never mistakes an outage for "no
+    champion", and an alias change is recorded only after the registry made it."""
     evaluations = evaluate_candidates(
         features, horizon, folds, train_dates, candidates, test_dates, test_sessions
     )

@@ -3,18 +3,26 @@
 Embedded: SQLite tracking store and local artifacts under var/. Full mode: an MLflow server
 with PostgreSQL and S3 artifacts; only the URIs change. MLflow is imported lazily because
 it costs seconds, and the API only needs it when it loads a model.
+
+Every call is bounded (HttpBudget) and a registry that fails raises RegistryUnavailable: only a
+model or alias that does not exist reads as "none".
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
+
+from tickerpulse.errors import RegistryUnavailable
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
@@ -72,6 +80,84 @@ def mlflow_process_state_kept() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
+class HttpBudget:
+    """Bounds on each HTTP request the registry makes to an MLflow server. MLflow's defaults
+    (7 retries, backoff factor 2, 120 s timeout, Retry-After honoured) keep a caller waiting for
+    minutes before an outage surfaces. A refused connection fails at once; a server that
+    accepts and never answers costs timeout_seconds per attempt; the first retry is immediate
+    (urllib3), the second waits 2 s."""
+
+    timeout_seconds: int
+    retries: int
+
+    def variables(self) -> dict[str, object]:
+        return {
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": self.timeout_seconds,
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": self.retries,
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": 1,
+            "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": 0.0,
+            # A 503 with Retry-After: 600 would otherwise hold the caller for ten minutes.
+            "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": False,
+        }
+
+
+# Metadata calls (aliases, versions, tags) made while an API request waits: it must get its
+# answer, or its 503, within 5 s: two attempts of 2 s at most.
+FOR_REQUESTS = HttpBudget(timeout_seconds=2, retries=1)
+# Metadata calls of training and batch jobs: patient with a loaded or cold-starting server (its
+# first request can take seconds), still failing within about 30 s.
+FOR_JOBS = HttpBudget(timeout_seconds=10, retries=2)
+# Calls that move artifacts (log a run and its model, load a model): longer per request.
+TRANSFER = HttpBudget(timeout_seconds=10, retries=2)
+# The budget of the registry call running in this thread (a context variable: concurrent calls
+# in other threads, and MLflow users outside the registry, keep their own settings).
+_BUDGET: ContextVar[Mapping[str, object]] = ContextVar(
+    "registry_http_budget", default=MappingProxyType({})
+)
+
+
+_SCOPED_KINDS: set[type] = set()
+
+
+def _scope_http_settings() -> None:
+    """MLflow reads its HTTP settings from os.environ at each request: process-wide, where the
+    API's threads call the registry concurrently (a lock would queue every lookup behind a slow
+    one). Let the budget of the registry call in progress take precedence, in its own context
+    only. MLflow offers no per-client setting, hence the patched getter (the lock pins the
+    MLflow version; tests check both the bound and that nothing outside a call sees it)."""
+    from mlflow import environment_variables as variables
+
+    for kind in (variables._EnvironmentVariable, variables._BooleanEnvironmentVariable):
+        if kind in _SCOPED_KINDS:
+            continue
+        unscoped = kind.get
+
+        def get(self: Any, unscoped: Callable[[Any], Any] = unscoped) -> Any:
+            value = _BUDGET.get().get(self.name)
+            return unscoped(self) if value is None else value
+
+        kind.get = get  # type: ignore[method-assign]
+        _SCOPED_KINDS.add(kind)
+
+
+def _not_found(error: Exception) -> bool:
+    """MLflow's answer for a model that does not exist (404) or an alias it lacks (400)."""
+    code = getattr(error, "error_code", "")
+    return code == "RESOURCE_DOES_NOT_EXIST" or (
+        code == "INVALID_PARAMETER_VALUE" and "not found" in str(error)
+    )
+
+
+def _shown(uri: str) -> str:
+    """The URI without credentials, fit for an error message."""
+    parts = urlsplit(uri)
+    if parts.username is None and parts.password is None:
+        return uri
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    return urlunsplit(parts._replace(netloc=host))
+
+
+@dataclass(frozen=True)
 class ModelVersionInfo:
     name: str
     version: str
@@ -82,7 +168,10 @@ class ModelVersionInfo:
 
 
 class ModelRegistry:
-    def __init__(self, tracking_uri: str, artifact_uri: str) -> None:
+    def __init__(
+        self, tracking_uri: str, artifact_uri: str, lookups: HttpBudget = FOR_JOBS
+    ) -> None:
+        """`lookups`: the budget of metadata calls (FOR_REQUESTS where a client waits)."""
         import mlflow
         from mlflow import MlflowClient
 
@@ -90,7 +179,31 @@ class ModelRegistry:
         self.mlflow = mlflow
         self.tracking_uri = tracking_uri
         self.artifact_uri = artifact_uri
+        self.lookups = lookups
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        _scope_http_settings()
+
+    @contextmanager
+    def _reaching(self, budget: HttpBudget) -> Iterator[None]:
+        """The calls inside run within `budget`; a failure of the registry itself (transport,
+        timeout, a 5xx) becomes RegistryUnavailable. Answers about the request (not found,
+        invalid) pass through as MLflow raised them."""
+        from mlflow.exceptions import MlflowException
+
+        token = _BUDGET.set(budget.variables())
+        try:
+            yield
+        except MlflowException as error:
+            if error.get_http_status_code() < 500:
+                raise
+            shown = _shown(self.tracking_uri)
+            # MLflow's message repeats the URI it called, credentials included.
+            reason = str(error).replace(self.tracking_uri.rstrip("/"), shown.rstrip("/"))
+            raise RegistryUnavailable(
+                f"model registry at {shown} failed: {' '.join(reason.split())[:300]}"
+            ) from error
+        finally:
+            _BUDGET.reset(token)
 
     @contextmanager
     def _fluent(self) -> Iterator[None]:
@@ -106,11 +219,12 @@ class ModelRegistry:
             yield
 
     def experiment_id(self, name: str) -> str:
-        experiment = self.client.get_experiment_by_name(name)
-        if experiment is not None:
-            return str(experiment.experiment_id)
-        location = f"{self.artifact_uri.rstrip('/')}/{name}" if self.artifact_uri else None
-        return str(self.client.create_experiment(name, artifact_location=location))
+        with self._reaching(self.lookups):
+            experiment = self.client.get_experiment_by_name(name)
+            if experiment is not None:
+                return str(experiment.experiment_id)
+            location = f"{self.artifact_uri.rstrip('/')}/{name}" if self.artifact_uri else None
+            return str(self.client.create_experiment(name, artifact_location=location))
 
     def log_and_register(
         self,
@@ -129,7 +243,11 @@ class ModelRegistry:
         from mlflow.models import infer_signature
 
         mlflow = self.mlflow
-        with self._fluent(), mlflow.start_run(experiment_id=self.experiment_id(name)) as run:
+        with (
+            self._reaching(TRANSFER),
+            self._fluent(),
+            mlflow.start_run(experiment_id=self.experiment_id(name)) as run,
+        ):
             mlflow.log_params(params)
             mlflow.log_metrics(metrics)
             for fold, values in enumerate(fold_metrics):
@@ -153,9 +271,10 @@ class ModelRegistry:
         return self.version(name, version, run_id=run.info.run_id)
 
     def version(self, name: str, version: str, run_id: str | None = None) -> ModelVersionInfo:
-        if run_id is None:
-            run_id = str(self.client.get_model_version(name, version).run_id)
-        run = self.client.get_run(run_id)
+        with self._reaching(self.lookups):
+            if run_id is None:
+                run_id = str(self.client.get_model_version(name, version).run_id)
+            run = self.client.get_run(run_id)
         return ModelVersionInfo(
             name,
             version,
@@ -166,28 +285,35 @@ class ModelRegistry:
         )
 
     def by_alias(self, name: str, alias: str) -> ModelVersionInfo | None:
+        """None only when the model or the alias does not exist; RegistryUnavailable when the
+        registry cannot tell (a caller must not take an outage for "no champion")."""
         from mlflow.exceptions import MlflowException
 
         try:
-            found = self.client.get_model_version_by_alias(name, alias)
-        except MlflowException:
-            return None  # no such model or alias yet
+            with self._reaching(self.lookups):
+                found = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException as error:
+            if _not_found(error):
+                return None
+            raise
         return self.version(name, str(found.version), run_id=found.run_id)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.client.set_registered_model_alias(name, alias, version)
+        with self._reaching(self.lookups):
+            self.client.set_registered_model_alias(name, alias, version)
 
     def run_url(self, ui_url: str, name: str, run_id: str) -> str:
         """The run's page in the MLflow UI at `ui_url`."""
         return f"{ui_url}/#/experiments/{self.experiment_id(name)}/runs/{run_id}"
 
     def tag_version(self, name: str, version: str, key: str, value: str) -> None:
-        self.client.set_model_version_tag(name, version, key, value)
+        with self._reaching(self.lookups):
+            self.client.set_model_version_tag(name, version, key, value)
 
     def load(self, name: str, alias: str) -> Any:
-        with self._fluent():
+        with self._reaching(TRANSFER), self._fluent():
             return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")
 
     def load_version(self, name: str, version: str) -> Any:
-        with self._fluent():
+        with self._reaching(TRANSFER), self._fluent():
             return self.mlflow.sklearn.load_model(f"models:/{name}/{version}")
