@@ -18,7 +18,7 @@ from tickerpulse.errors import RegistryUnavailable
 from tickerpulse.stores.cache import Cache
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.raw import RawStore
-from tickerpulse.stores.registry import ModelRegistry
+from tickerpulse.stores.registry import ModelRegistry, shown_uri
 from tickerpulse.stores.warehouse import Warehouse
 
 
@@ -62,7 +62,7 @@ def _registry(registry: ModelRegistry, loaded: dict[int, str], problem: str | No
             # A readiness probe answers in seconds, whatever the MLflow client's retries.
             health = f"{registry.tracking_uri.rstrip('/')}/health"
             httpx.get(health, timeout=2).raise_for_status()
-            answer = f"{len(loaded)} champions loaded"
+            answer = f"{shown_uri(registry.tracking_uri)}: {len(loaded)} champions loaded"
         else:
             answer = f"{len(registry.client.search_registered_models())} models"
     except Exception as error:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from serving.app import create_app
 from tests.conftest import ROOT, dead_letters, hostile_messages, produce_raw
 from tests.integration.test_serving_services import consume_ids
 from tickerpulse.answering import REQUESTS_TOPIC, WORKER_GROUP
-from tickerpulse.settings import Settings
+from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
 
@@ -30,17 +32,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TICKERS = ["ACME", "GLOBEX", "GOOG", "INITECH", "SPX"]
 
 
-@pytest.fixture
-def workers(
-    materialized_platform: Path, kafka_bootstrap: str, tmp_path: Path
-) -> Iterator[list[subprocess.Popen]]:
-    env = os.environ | {
-        "TICKERPULSE_DATA_DIR": str(materialized_platform),
-        "EVENTS_URL": f"kafka://{kafka_bootstrap}",
-    }
+@contextmanager
+def started_workers(data_dir: Path, bootstrap: str, logs: Path) -> Iterator[list[subprocess.Popen]]:
+    """Two `python -m serving.prediction_worker` processes on `data_dir`, stopped with SIGTERM."""
+    env = os.environ | {"TICKERPULSE_DATA_DIR": str(data_dir), "EVENTS_URL": f"kafka://{bootstrap}"}
     started = []
     for number in range(2):
-        log = (tmp_path / f"worker-{number}.log").open("wb")
+        log = (logs / f"worker-{number}.log").open("wb")
         started.append(
             subprocess.Popen(
                 [sys.executable, "-m", "serving.prediction_worker"],
@@ -50,11 +48,29 @@ def workers(
                 stderr=subprocess.STDOUT,
             )
         )
-    yield started
-    for process in started:
-        process.send_signal(signal.SIGTERM)
+    try:
+        yield started
+    finally:
+        for process in started:
+            process.send_signal(signal.SIGTERM)
     for process in started:
         assert process.wait(30) == 0, "a worker did not stop cleanly on SIGTERM"
+
+
+@pytest.fixture
+def workers(
+    materialized_platform: Path, kafka_bootstrap: str, tmp_path: Path
+) -> Iterator[list[subprocess.Popen]]:
+    with started_workers(materialized_platform, kafka_bootstrap, tmp_path) as started:
+        yield started
+
+
+@pytest.fixture
+def platform_copy(materialized_platform: Path, tmp_path: Path) -> Path:
+    """A copy of the demo platform for a test whose processes write to its raw store."""
+    copy = tmp_path / "var"
+    shutil.copytree(materialized_platform, copy)
+    return copy
 
 
 def group_members(bootstrap: str, seconds: float) -> int:
@@ -116,22 +132,23 @@ def test_a_consumer_group_of_workers_answers_a_request(
 
 
 def test_malformed_requests_go_to_dead_letters_and_the_workers_go_on(
-    platform_settings: Settings,
-    kafka_bootstrap: str,
-    workers: list[subprocess.Popen],
+    platform_copy: Path, kafka_bootstrap: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert group_members(kafka_bootstrap, 90) == 2
-    tag = uuid.uuid4().hex
-    # A message that parses but is no request: an object without a ticker.
-    hostile = [*hostile_messages(tag), json.dumps({"request_id": tag}).encode()]
-    # One key: the same partition, ahead of the real request (a worker that stops on the first
-    # would never answer it).
-    produce_raw(kafka_bootstrap, REQUESTS_TOPIC, hostile, key=b"ACME")
-    settings = platform_settings.model_copy(update={"events_url": f"kafka://{kafka_bootstrap}"})
-    status = request_answered(settings, "kafka-hostile", ["ACME"])
-    assert (status["state"], status["done"], status["failed"]) == ("done", 2, 0)
-    kept = dead_letters(kafka_bootstrap, hostile)
-    assert set(kept) == set(hostile)
-    assert {kept[m]["topic"] for m in hostile} == {REQUESTS_TOPIC}
-    assert "ticker" in kept[hostile[-1]]["reason"]
-    assert all(process.poll() is None for process in workers)
+    monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(platform_copy))
+    get_settings.cache_clear()
+    with started_workers(platform_copy, kafka_bootstrap, tmp_path) as workers:
+        assert group_members(kafka_bootstrap, 90) == 2
+        tag = uuid.uuid4().hex
+        # A message that parses but is no request: an object without a ticker.
+        hostile = [*hostile_messages(tag), json.dumps({"request_id": tag}).encode()]
+        # One key: the same partition, ahead of the real request (a worker that stops on the first
+        # would never answer it).
+        produce_raw(kafka_bootstrap, REQUESTS_TOPIC, hostile, key=b"ACME")
+        settings = get_settings().model_copy(update={"events_url": f"kafka://{kafka_bootstrap}"})
+        status = request_answered(settings, "kafka-hostile", ["ACME"])
+        assert (status["state"], status["done"], status["failed"]) == ("done", 2, 0)
+        kept = dead_letters(kafka_bootstrap, hostile)
+        assert set(kept) == set(hostile)
+        assert {kept[m]["topic"] for m in hostile} == {REQUESTS_TOPIC}
+        assert "ticker" in kept[hostile[-1]]["reason"]
+        assert all(process.poll() is None for process in workers)

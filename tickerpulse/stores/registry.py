@@ -148,7 +148,7 @@ def _not_found(error: Exception) -> bool:
     )
 
 
-def _shown(uri: str) -> str:
+def shown_uri(uri: str) -> str:
     """The URI without credentials, fit for an error message."""
     parts = urlsplit(uri)
     if parts.username is None and parts.password is None:
@@ -196,7 +196,7 @@ class ModelRegistry:
         except MlflowException as error:
             if error.get_http_status_code() < 500:
                 raise
-            shown = _shown(self.tracking_uri)
+            shown = shown_uri(self.tracking_uri)
             # MLflow's message repeats the URI it called, credentials included.
             reason = str(error).replace(self.tracking_uri.rstrip("/"), shown.rstrip("/"))
             raise RegistryUnavailable(

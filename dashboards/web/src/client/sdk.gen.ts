@@ -125,7 +125,7 @@ export const getTrainingRun = <ThrowOnError extends boolean = false>(options: Op
 export const healthz = <ThrowOnError extends boolean = false>(options?: Options<HealthzHealthzGetData, ThrowOnError>) => (options?.client ?? client).get<HealthzHealthzGetResponses, unknown, ThrowOnError>({ url: '/healthz', ...options });
 
 /**
- * Each dependency's state; 503 when a required one is down
+ * Each dependency's state: ready, degraded (and why), or 503 if a required one is down
  */
 export const readyz = <ThrowOnError extends boolean = false>(options?: Options<ReadyzReadyzGetData, ThrowOnError>) => (options?.client ?? client).get<ReadyzReadyzGetResponses, ReadyzReadyzGetErrors, ThrowOnError>({ url: '/readyz', ...options });
 

@@ -535,6 +535,18 @@ export type Readiness = {
      */
     ready: boolean;
     /**
+     * Status
+     *
+     * degraded: ready, but an optional dependency is down (see reasons)
+     */
+    status: 'ready' | 'degraded' | 'not ready';
+    /**
+     * Reasons
+     *
+     * each dependency that is down, and why
+     */
+    reasons: Array<string>;
+    /**
      * Dependencies
      */
     dependencies: Array<Dependency>;
