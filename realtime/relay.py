@@ -26,9 +26,8 @@ async def consume_forever(
     while True:
         try:
             async with bus.subscribe(topic, group=group, from_beginning=False) as events:
-                async for event in events:
-                    if isinstance(event, dict):
-                        await handle(event)
+                async for event in events:  # objects only: the bus refuses anything else
+                    await handle(event)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -76,10 +76,9 @@ class _TokenInLogs(logging.Filter):
     pattern = re.compile(r"(token=)[^&\s\"']+")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
+        if isinstance(record.args, tuple):  # uvicorn's lines; a mapping's keys stay as they are
             record.args = tuple(
-                self.pattern.sub(r"\1***", a) if isinstance(a, str) else a
-                for a in (record.args if isinstance(record.args, tuple) else (record.args,))
+                self.pattern.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
             )
         record.msg = self.pattern.sub(r"\1***", str(record.msg))
         return True

@@ -7,7 +7,9 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -53,13 +55,18 @@ def service_script(name: str, action: str = "start", timeout: int = 600) -> str:
     return lines[-1] if lines else ""
 
 
-def metric(client: TestClient, name: str) -> float:
-    """A sample's value from the app's /metrics: `name` is the metric's name, or its name with
+def metric_in(text: str, name: str) -> float:
+    """A sample's value in Prometheus text: `name` is the metric's name, or its name with
     labels as exposed (`tickerpulse_events_total{outcome="dropped"}`); 0 when absent."""
-    for line in client.get("/metrics").text.splitlines():
+    for line in text.splitlines():
         if line.startswith(name + " ") or line.startswith(name + "{"):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def metric(client: TestClient, name: str) -> float:
+    """A sample's value from the app's /metrics (see metric_in)."""
+    return metric_in(client.get("/metrics").text, name)
 
 
 def hostile_messages(tag: str) -> list[bytes]:
@@ -149,6 +156,29 @@ def mlflow_server(postgres_server: str, s3_endpoint: str) -> Iterator[str]:
     """A real MLflow tracking server (PostgreSQL backend, S3 artifacts) from the project's script."""
     yield service_script("mlflow", timeout=300)
     service_script("mlflow", "stop")
+
+
+@dataclass
+class S3Inbox:
+    resource: Any  # orchestration.resources.InboxResource on the bucket's drop/ prefix
+    client: Any  # a boto3 S3 client of the same endpoint
+    bucket: str
+
+
+@pytest.fixture
+def s3_inbox(s3_endpoint: str) -> S3Inbox:
+    """A new bucket on the real S3 endpoint and the inbox (dagster-aws's S3 resource) on it."""
+    from dagster_aws.s3 import S3Resource
+
+    from orchestration.resources import InboxResource
+
+    bucket = f"inbox-{uuid.uuid4().hex[:8]}"
+    resource = InboxResource(
+        s3_bucket=bucket, s3_prefix="drop/", s3=S3Resource(endpoint_url=s3_endpoint)
+    )
+    client = S3Resource(endpoint_url=s3_endpoint).get_client()
+    client.create_bucket(Bucket=bucket)
+    return S3Inbox(resource, client, bucket)
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from tests.conftest import (
     dead_letters,
     hostile_messages,
     metric,
+    metric_in,
     produce_raw,
     service_script,
 )
@@ -269,12 +270,8 @@ def test_malformed_messages_go_to_dead_letters_and_the_relay_goes_on(
     assert "over the 1048576-byte limit" in reasons[2]
     assert {kept[m]["group"] for m in hostile} == {f"{relay.group}-predictions"}
     wait_until_committed(kafka_bootstrap, f"{relay.group}-predictions", "predictions")
-    assert metric_of(relay.get("/metrics"), "tickerpulse_dead_letters_total") == 3
+    assert metric_in(relay.get("/metrics"), "tickerpulse_dead_letters_total") == 3
     assert relay.service.exited() is None
-
-
-def metric_of(text: str, name: str) -> float:
-    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
 
 
 def test_the_relay_pins_its_place_on_every_partition_as_it_starts(

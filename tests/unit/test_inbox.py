@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -12,7 +11,7 @@ from orchestration.definitions import defs
 from orchestration.jobs import InboxFileConfig
 from orchestration.resources import InboxResource
 from orchestration.sensors import inbox_files
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, S3Inbox
 from tickerpulse.errors import SchemaError
 from tickerpulse.inbox import LocalInbox, process_file, ticker_from_filename
 from tickerpulse.settings import Settings
@@ -99,17 +98,10 @@ def test_the_inbox_job_ingests_through_dagster(inbox: LocalInbox, raw_store: Raw
 
 @pytest.mark.integration
 def test_the_s3_inbox_ingests_once_and_files_away(
-    s3_endpoint: str, store_settings: Settings
+    s3_inbox: S3Inbox, store_settings: Settings
 ) -> None:
     """Through dagster-aws's S3 resource against a real S3 endpoint (moto_server)."""
-    from dagster_aws.s3 import S3Resource
-
-    bucket = f"inbox-{uuid.uuid4().hex[:8]}"
-    resource = InboxResource(
-        s3_bucket=bucket, s3_prefix="drop/", s3=S3Resource(endpoint_url=s3_endpoint)
-    )
-    client = S3Resource(endpoint_url=s3_endpoint).get_client()
-    client.create_bucket(Bucket=bucket)
+    resource, client, bucket = s3_inbox.resource, s3_inbox.client, s3_inbox.bucket
     client.upload_file(str(FIXTURES / "dirty.csv"), bucket, "drop/DIRTY.csv")
     client.put_object(Bucket=bucket, Key="drop/NOTES.csv", Body=b"just,some\ntext,here\n")
 

@@ -11,7 +11,7 @@ import pytest
 
 from orchestration.definitions import defs
 from orchestration.jobs import InboxFileConfig
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, S3Inbox
 from tickerpulse.errors import InvalidTicker, SchemaError, UnsafeFileName
 from tickerpulse.inbox import LocalInbox, process_file
 from tickerpulse.settings import Settings
@@ -144,20 +144,9 @@ def test_a_hand_added_partition_key_fails_the_clean_run_before_any_file(
 
 @pytest.mark.integration
 def test_the_s3_inbox_keeps_both_copies_and_refuses_names_outside_its_prefix(
-    s3_endpoint: str, settings: Settings
+    s3_inbox: S3Inbox, settings: Settings
 ) -> None:
-    import uuid
-
-    from dagster_aws.s3 import S3Resource
-
-    from orchestration.resources import InboxResource
-
-    bucket = f"inbox-{uuid.uuid4().hex[:8]}"
-    resource = InboxResource(
-        s3_bucket=bucket, s3_prefix="drop/", s3=S3Resource(endpoint_url=s3_endpoint)
-    )
-    client = S3Resource(endpoint_url=s3_endpoint).get_client()
-    client.create_bucket(Bucket=bucket)
+    resource, client, bucket = s3_inbox.resource, s3_inbox.client, s3_inbox.bucket
     client.put_object(Bucket=bucket, Key="raw.db", Body=b"not for the inbox")
     store = RawStore(settings.raw_db_url)
     for _ in range(2):
