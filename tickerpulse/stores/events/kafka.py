@@ -211,9 +211,21 @@ class KafkaBus:
         else:
             consumer.subscribe([topic])
 
+        # A cancelled consumer's last poll goes on in its thread, and closing a consumer while
+        # another thread polls it is unsafe in librdkafka: close waits for that poll to end.
+        in_use = threading.Lock()
+
+        def poll() -> Any:
+            with in_use:
+                return consumer.poll(0.5)
+
+        def close() -> None:
+            with in_use:
+                consumer.close()
+
         async def events() -> AsyncIterator[dict[str, Any]]:
             while True:
-                message = await asyncio.to_thread(consumer.poll, 0.5)
+                message = await asyncio.to_thread(poll)
                 if message is None:
                     continue
                 if message.error():
@@ -229,7 +241,7 @@ class KafkaBus:
         try:
             yield events()
         finally:
-            await asyncio.to_thread(consumer.close)
+            await asyncio.to_thread(close)
 
 
 class PinFailed(RuntimeError):
