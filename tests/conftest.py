@@ -126,6 +126,37 @@ def dead_letters(
     return found
 
 
+def committed_places(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    """`group`'s committed offset on each partition of `topic`, -1 where it has none. Read by a
+    consumer of the group that never joins it. Not AdminClient.list_consumer_group_offsets: in
+    librdkafka 2.16 its answer to a broker error (a fresh broker still loading its offsets topic)
+    reaches rd_kafka_cgrp_op of a client that has no group and the process dies of SIGSEGV."""
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+    # Answers of a broker whose group coordinator is still loading or moving: ask again.
+    coordinator_moves = {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.NOT_COORDINATOR,
+    }
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    deadline = time.monotonic() + 30
+    try:
+        partitions = reader.list_topics(topic, timeout=10).topics[topic].partitions
+        wanted = [TopicPartition(topic, p) for p in partitions]
+        while True:
+            try:
+                places = reader.committed(wanted, timeout=10)
+                return {place.partition: max(place.offset, -1) for place in places}
+            except KafkaException as error:
+                passing = error.args[0].retriable() or error.args[0].code() in coordinator_moves
+                if not passing or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        reader.close()
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A real Redis (Debian package), installed and started by the project's script."""

@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests.conftest import committed_places
 from tickerpulse.stores.events import KafkaBus
 
 pytestmark = [pytest.mark.integration]
@@ -29,10 +30,7 @@ def new_topic(bootstrap: str) -> str:
 
 def committed(bootstrap: str, group: str, topic: str) -> int:
     """The group's committed offset on the topic's partition, -1 if it has none."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, 0)])
-    answer = admin.list_consumer_group_offsets([request])[group].result(10)
-    return int(answer.topic_partitions[0].offset)
+    return committed_places(bootstrap, group, topic)[0]
 
 
 def produce(bus: KafkaBus, topic: str, count: int) -> list[str]:

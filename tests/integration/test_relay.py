@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 from websockets.asyncio.client import ClientConnection
@@ -35,6 +35,7 @@ from bench.load import free_port
 from serving.app import create_app
 from tests.conftest import (
     ROOT,
+    committed_places,
     dead_letters,
     hostile_messages,
     metric,
@@ -194,9 +195,7 @@ def wait_until_committed(bootstrap: str, group: str, topic: str, seconds: float 
         }
         deadline = time.monotonic() + seconds
         while True:
-            request = ConsumerGroupTopicPartitions(group)
-            answer = admin.list_consumer_group_offsets([request])[group].result(10)
-            places = {p.partition: p.offset for p in answer.topic_partitions if p.topic == topic}
+            places = committed_places(bootstrap, group, topic)
             if all(places.get(p, -1) >= offset for p, offset in end.items()):
                 return
             assert time.monotonic() < deadline, f"{group} committed {places}, not {end}"
@@ -283,15 +282,15 @@ def test_the_relay_pins_its_place_on_every_partition_as_it_starts(
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
     for topic in ("predictions", "metrics", "alerts"):
         partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
-        group = ConsumerGroupTopicPartitions(f"{relay.group}-{topic}")
+        group = f"{relay.group}-{topic}"
         deadline = time.monotonic() + 30
         while True:
-            answer = admin.list_consumer_group_offsets([group])[group.group_id].result(10)
-            pinned = {p.partition for p in answer.topic_partitions if p.offset >= 0}
+            places = committed_places(kafka_bootstrap, group, topic)
+            pinned = {partition for partition, offset in places.items() if offset >= 0}
             if pinned == set(partitions) or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert pinned == set(partitions), f"{group.group_id} has no place on some partitions"
+        assert pinned == set(partitions), f"{group} has no place on some partitions"
 
 
 def test_a_listener_without_a_group_still_hears_events(kafka_bootstrap: str) -> None:
