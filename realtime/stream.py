@@ -12,9 +12,10 @@ further than the relay replays. A client may send `{"subscribe": [...]}` or
 `{"unsubscribe": [...]}` at any time.
 
 Limits, each answered with a close code and a reason: `max_channels` per connection, frames
-of MAX_FRAME_BYTES, `max_connections_per_key` and `max_connections_per_ip`. Close codes: 4400 a
+of MAX_FRAME_BYTES, `max_messages_per_second` from a client, `max_connections_per_key` and
+`max_connections_per_ip`. Close codes: 4400 a
 bad channel or message, 4401 no or an invalid token, 4408 no token within TOKEN_WAIT_SECONDS,
-4429 too many connections, or a client so slow that its queue overflowed (it resumes with
+4429 too many connections or messages, or a client so slow that its queue overflowed (it resumes with
 `last_seq`), 1009 a frame too large, 1001 the relay is shutting down. Peers that vanish
 without closing are found by the WebSocket ping uvicorn sends (`--ws-ping-interval`) and by a
 send that does not complete within `send_timeout_seconds`.
@@ -27,6 +28,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +61,10 @@ class StreamLimits:
     max_connections_per_ip: int = 500
     heartbeat_seconds: float = 15.0
     send_timeout_seconds: float = 10.0
+    # Control messages (subscribe, unsubscribe, token) per connection: a client needs a few;
+    # a flood of them is cut off before it takes the loop from everyone else's events.
+    max_messages_per_second: float = 10.0
+    message_burst: int = 20
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StreamLimits:
@@ -67,6 +73,7 @@ class StreamLimits:
             max_connections_per_key=settings.stream_max_connections_per_key,
             max_connections_per_ip=settings.stream_max_connections_per_ip,
             heartbeat_seconds=settings.stream_heartbeat_seconds,
+            max_messages_per_second=settings.stream_max_messages_per_second,
         )
 
 
@@ -116,6 +123,20 @@ class _Connection:
         self.websocket, self.hub, self.limits, self.per_key = websocket, hub, limits, per_key
         self.key_prefix: str | None = None
         self.subscriber: Subscriber | None = None
+        self.allowance, self.last_message = float(limits.message_burst), time.monotonic()
+
+    def count_message(self) -> None:
+        """A token bucket: `max_messages_per_second`, with bursts of `message_burst`."""
+        now = time.monotonic()
+        self.allowance = min(
+            float(self.limits.message_burst),
+            self.allowance + (now - self.last_message) * self.limits.max_messages_per_second,
+        )
+        self.last_message = now
+        if self.allowance < 1:
+            rate = f"{self.limits.max_messages_per_second:g}"
+            raise StreamRejected(TOO_MANY, f"too many messages: at most {rate} per second")
+        self.allowance -= 1
 
     async def authorize(self, token: str | None) -> None:
         if not token:
@@ -182,7 +203,12 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
 
     async def receive(connection: _Connection) -> None:
         while True:
-            await connection.change(connection.read(await connection.websocket.receive_text()))
+            text = await connection.websocket.receive_text()
+            connection.count_message()
+            await connection.change(connection.read(text))
+            # Frames already buffered come back without suspending: yield, or one client's
+            # backlog would hold the loop and every other client's events behind it.
+            await asyncio.sleep(0)
 
     async def send(websocket: WebSocket, subscriber: Subscriber) -> None:
         while True:

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     stream_max_channels: int = Field(100, ge=1)
     stream_max_connections_per_key: int = Field(50, ge=1)
     stream_max_connections_per_ip: int = Field(500, ge=1)
+    stream_max_messages_per_second: float = Field(10.0, gt=0)  # a client's subscribes etc.
     anomaly_check_seconds: float = Field(300.0, gt=0)  # daily-data checks; metrics as they come
     # Full mode: `python -m serving.prediction_worker` processes `tickerpulse up` starts.
     prediction_workers: int = Field(2, ge=1)
