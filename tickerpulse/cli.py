@@ -96,6 +96,14 @@ def up(
     skip_materialize: Annotated[
         bool, typer.Option(help="Serve what is stored; do not re-run the pipeline.")
     ] = False,
+    demo_tickers: Annotated[
+        int,
+        typer.Option(  # tickerpulse.demo's DEMO_TICKERS and MAX_DEMO_TICKERS
+            min=5,
+            max=3000,
+            help="Tickers in the demo universe: the 5 shipped ones, then synthetic SYN0001, ...",
+        ),
+    ] = 5,
 ) -> None:
     """Load the demo universe, materialize every asset, serve the Dagster UI and the API."""
     from tickerpulse.demo import load_demo_universe
@@ -118,10 +126,15 @@ def up(
     _echo_step(1, total, f"State lives in {settings.data_dir}")
     prepare_dagster_home(settings)
 
-    _echo_step(2, total, "Loading the demo universe")
+    _echo_step(2, total, f"Loading the demo universe ({demo_tickers} tickers)")
     store = _open_raw_store(settings)
-    for report in load_demo_universe(store, settings.demo_years, settings.synthetic_seed):
+    reports = load_demo_universe(store, settings.demo_years, settings.synthetic_seed, demo_tickers)
+    # At size, a line per ticker would bury the rest: the first few, then the totals.
+    for report in reports[:8]:
         typer.echo(f"      {report.describe()}")
+    if len(reports) > 8:
+        stored = sum(r.stored for r in reports[8:])
+        typer.echo(f"      ... and {len(reports) - 8} more tickers, {stored} rows stored")
 
     if skip_materialize:
         _echo_step(3, total, "Skipping materialization (--skip-materialize)")
