@@ -61,3 +61,13 @@ def test_the_fast_path_still_upserts(tmp_path: Path) -> None:
     assert read["close"].tolist() == [10.5, 11.1, 11.6]
     assert read["source"].tolist() == ["first", "second", "second"]
     assert store.count_prices() == 3
+
+
+def test_prices_can_be_read_with_only_the_fields_asked(tmp_path: Path) -> None:
+    store = RawStore(f"sqlite:///{tmp_path}/raw.db")
+    store.upsert_prices("AAA", "test", PRICES)
+    store.upsert_prices("BBB", "test", PRICES.iloc[:1])
+    read = store.read_prices(["AAA", "BBB"], ["close", "ticker"])
+    assert read.columns.tolist() == ["ticker", "date", "close"]
+    assert read["ticker"].tolist() == ["AAA", "AAA", "AAA", "BBB"]
+    assert read["close"].tolist() == [10.5, 11.0, 11.5, 10.5]

@@ -226,8 +226,18 @@ class RawStore:
                 connection.execute(statement, rows[start : start + _BATCH])
         return len(rows)
 
-    def read_prices(self, symbols: Sequence[str] | None = None) -> pd.DataFrame:
-        query = sa.select(raw_prices).order_by(raw_prices.c.ticker, raw_prices.c.date)
+    def read_prices(
+        self, symbols: Sequence[str] | None = None, fields: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Rows by ticker and date; only `fields` (with ticker and date) when given: a column
+        left out is one less to convert on every row of a universe."""
+        chosen = (
+            ["ticker", "date", *(f for f in fields if f not in ("ticker", "date"))]
+            if fields
+            else None
+        )
+        selected = [raw_prices.c[name] for name in chosen] if chosen else [raw_prices]
+        query = sa.select(*selected).order_by(raw_prices.c.ticker, raw_prices.c.date)
         if symbols is not None:
             query = query.where(raw_prices.c.ticker.in_(list(symbols)))
         with self.engine.connect() as connection:
