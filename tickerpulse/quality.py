@@ -48,7 +48,9 @@ def validate_prices(frame: pd.DataFrame, by_ticker: bool = False) -> ValidationR
         reason = frame["parse_error"].where(frame["parse_error"].notna(), None).astype(object)
 
     def flag(mask: pd.Series, text: str) -> None:
-        reason.loc[mask & reason.isna()] = text
+        hit = mask & reason.isna()
+        if hit.any():  # most rules break on no row: skip the write
+            reason.loc[hit] = text
 
     dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
     flag(dates.isna(), "unreadable date")
@@ -58,7 +60,9 @@ def validate_prices(frame: pd.DataFrame, by_ticker: bool = False) -> ValidationR
         typed.insert(0, "ticker", frame["ticker"])
     for column in [*NUMERIC, "adj_close"]:
         raw = frame[column] if column in frame else pd.Series(np.nan, index=frame.index)
-        typed[column] = pd.to_numeric(raw, errors="coerce").astype(float)
+        if raw.dtype.kind != "f":  # text from a file; a fetched frame is floats already
+            raw = pd.to_numeric(raw, errors="coerce").astype(float)
+        typed[column] = raw
     for column in NUMERIC:
         flag(~np.isfinite(typed[column]), f"missing or non-numeric {column}")
     for text, broken in ohlc_rules(typed).items():
@@ -90,8 +94,9 @@ def ohlc_rules(prices: pd.DataFrame) -> dict[str, pd.Series]:
     return {
         "price <= 0": (prices[["open", "high", "low", "close"]] <= 0).any(axis=1),
         "negative volume": prices["volume"] < 0,
-        "low above open or close": prices["low"] > prices[["open", "close"]].min(axis=1),
-        "high below open or close": prices["high"] < prices[["open", "close"]].max(axis=1),
+        # fmin/fmax skip a missing value as min(axis=1) does, without a frame per call.
+        "low above open or close": prices["low"] > np.fmin(prices["open"], prices["close"]),
+        "high below open or close": prices["high"] < np.fmax(prices["open"], prices["close"]),
     }
 
 
