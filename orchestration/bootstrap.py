@@ -3,7 +3,9 @@
 Three runs, one per partitioning: raw_prices for the most recent trading days, clean_prices
 for every ticker partition, then the unpartitioned features, model and forecasts. Run it as
 `python -m orchestration.bootstrap --sessions 20` with DAGSTER_HOME set, and the runs show
-in the Dagster UI like any other. Deeper history is a backfill in the UI; Dagster records
+in the Dagster UI like any other. With `--ticker T` (what `tickerpulse materialize --ticker`
+runs) only T's clean_prices partition is rebuilt from what the raw store holds, then the
+features, model and forecasts: how a ticker ingested from a file reaches `evaluate` and the API. Deeper history is a backfill in the UI; Dagster records
 about two events per partition, so 2,500 sessions in one run cost it about a minute.
 """
 
@@ -17,6 +19,7 @@ from orchestration.partitions import TICKERS, trading_days
 from orchestration.sensors import RANGE_END, RANGE_START, history_range
 from tickerpulse.settings import get_settings
 from tickerpulse.stores.raw import RawStore
+from tickerpulse.symbols import require_symbol
 
 
 def register_tickers(instance: dg.DagsterInstance, store: RawStore) -> list[str]:
@@ -40,15 +43,36 @@ def materialize_everything(
     store = RawStore(get_settings().raw_db_url)
     first_day, last_day = recent_sessions(sessions)
     symbols = sorted(register_tickers(instance, store))
-    plan = [
-        ("ingest_sessions", {RANGE_START: first_day, RANGE_END: last_day}),
-        ("clean_tickers", {RANGE_START: symbols[0], RANGE_END: symbols[-1]}),
-        ("train_and_forecast", {}),
+    plan: list[tuple[str, dict[str, str], str | None]] = [
+        ("ingest_sessions", {RANGE_START: first_day, RANGE_END: last_day}, None),
+        ("clean_tickers", {RANGE_START: symbols[0], RANGE_END: symbols[-1]}, None),
+        ("train_and_forecast", {}, None),
     ]
+    return _run_plan(instance, plan)
+
+
+def materialize_ticker(
+    instance: dg.DagsterInstance, symbol: str
+) -> list[dg.ExecuteInProcessResult]:
+    """One ticker's clean prices from what the raw store holds (no fetch: a file-fed ticker
+    has no source to fetch from), then the universe's features, model and forecasts."""
+    symbols = register_tickers(instance, RawStore(get_settings().raw_db_url))
+    if symbol not in symbols:
+        raise SystemExit(f"{symbol} is not in the ticker universe: ingest it first")
+    plan: list[tuple[str, dict[str, str], str | None]] = [
+        ("clean_tickers", {}, symbol),
+        ("train_and_forecast", {}, None),
+    ]
+    return _run_plan(instance, plan)
+
+
+def _run_plan(
+    instance: dg.DagsterInstance, plan: list[tuple[str, dict[str, str], str | None]]
+) -> list[dg.ExecuteInProcessResult]:
     results = []
-    for job_name, tags in plan:
+    for job_name, tags, partition_key in plan:
         result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, tags=tags, raise_on_error=False
+            instance=instance, tags=tags, partition_key=partition_key, raise_on_error=False
         )
         results.append(result)
         if not result.success:
@@ -59,10 +83,18 @@ def materialize_everything(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=20, help="recent trading days to ingest")
-    sessions = parser.parse_args().sessions
+    parser.add_argument(
+        "--ticker", help="only this ticker's clean prices, then features, model and forecasts"
+    )
+    args = parser.parse_args()
     with dg.DagsterInstance.get() as instance:
-        results = materialize_everything(instance, sessions)
-    return 0 if results and all(r.success for r in results) and len(results) == 3 else 1
+        if args.ticker:
+            results = materialize_ticker(instance, require_symbol(args.ticker))
+            expected = 2
+        else:
+            results = materialize_everything(instance, args.sessions)
+            expected = 3
+    return 0 if len(results) == expected and all(r.success for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Date windows and cursor paging for the per-day endpoints (prices, features).
+"""Date windows and cursor paging for the per-day endpoints (prices, features), and symbol
+cursors for the ticker list.
 
 A cursor is the date of the first row of the next page, urlsafe-base64 encoded so clients
 treat it as opaque. Rows are one per ticker and day, so resuming at that date (inclusive)
@@ -46,6 +47,25 @@ def decode_cursor(cursor: str) -> dt.date:
             "cursor", "not a cursor: pass a next_cursor from a previous page unchanged", cursor
         )
     return day
+
+
+def decode_symbol_cursor(cursor: str) -> str:
+    """The symbol a ticker-list cursor resumes at (inclusive): the first of the next page."""
+    from tickerpulse.errors import InvalidTicker
+    from tickerpulse.symbols import require_symbol
+
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        symbol: str | None = require_symbol(text)
+    except (ValueError, InvalidTicker):  # bad base64, non-ASCII bytes, not a symbol
+        symbol = None
+    if symbol is None or encode_cursor(symbol) != cursor:
+        raise _invalid(
+            "cursor",
+            "not a cursor: pass the cursor of a previous page's next link unchanged",
+            cursor,
+        )
+    return symbol
 
 
 MAX_LIMIT = 10_000

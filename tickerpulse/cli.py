@@ -56,9 +56,13 @@ _CHECK = re.compile(r"ASSET_CHECK_EVALUATION - Asset check '([^']+)' on '([^']+)
 _FAILURE = re.compile(r"(STEP_FAILURE|RUN_FAILURE) - (.*)")
 
 
-def materialize_everything(settings: Settings, log_dir: Path) -> None:
-    """Every asset and check, through Dagster and into its instance, so the UI shows the runs."""
+def materialize_everything(settings: Settings, log_dir: Path, only: str | None = None) -> None:
+    """Every asset and check (or `only` one ticker's clean prices and what the universe
+    builds from them), through Dagster and into its instance, so the UI shows the runs.
+    Dagster runs in a process of its own: the domain does not import it."""
     command = [sys.executable, "-m", "orchestration.bootstrap"]
+    if only is not None:
+        command += ["--ticker", only]
     log_path = log_dir / "materialize.log"
     started = time.monotonic()
     check_steps: set[str] = set()
@@ -92,6 +96,14 @@ def up(
     skip_materialize: Annotated[
         bool, typer.Option(help="Serve what is stored; do not re-run the pipeline.")
     ] = False,
+    demo_tickers: Annotated[
+        int,
+        typer.Option(  # tickerpulse.demo's DEMO_TICKERS and MAX_DEMO_TICKERS
+            min=5,
+            max=3000,
+            help="Tickers in the demo universe: the 5 shipped ones, then synthetic SYN0001, ...",
+        ),
+    ] = 5,
 ) -> None:
     """Load the demo universe, materialize every asset, serve the Dagster UI and the API."""
     from tickerpulse.demo import load_demo_universe
@@ -114,10 +126,15 @@ def up(
     _echo_step(1, total, f"State lives in {settings.data_dir}")
     prepare_dagster_home(settings)
 
-    _echo_step(2, total, "Loading the demo universe")
+    _echo_step(2, total, f"Loading the demo universe ({demo_tickers} tickers)")
     store = _open_raw_store(settings)
-    for report in load_demo_universe(store, settings.demo_years, settings.synthetic_seed):
+    reports = load_demo_universe(store, settings.demo_years, settings.synthetic_seed, demo_tickers)
+    # At size, a line per ticker would bury the rest: the first few, then the totals.
+    for report in reports[:8]:
         typer.echo(f"      {report.describe()}")
+    if len(reports) > 8:
+        stored = sum(r.stored for r in reports[8:])
+        typer.echo(f"      ... and {len(reports) - 8} more tickers, {stored} rows stored")
 
     if skip_materialize:
         _echo_step(3, total, "Skipping materialization (--skip-materialize)")
@@ -264,7 +281,49 @@ def ingest(
         typer.echo(
             f"Rejected rows are kept with their reason in the quarantine table ({settings.raw_db_url})."
         )
-    typer.echo("Materialize clean_prices and downstream in Dagster to forecast it.")
+    typer.echo(
+        f"Run `tickerpulse materialize --ticker {report.ticker}` to clean, evaluate and "
+        "forecast it (the runs show in the Dagster UI)."
+    )
+
+
+@app.command()
+def materialize(
+    ticker: Annotated[
+        str | None,
+        typer.Option(help="Only this ticker's clean prices, then features, model, forecasts"),
+    ] = None,
+) -> None:
+    """Run the pipeline through the Dagster instance `up` serves, so the runs show in its UI.
+
+    Without --ticker: every asset (recent sessions, every ticker, training, forecasts)."""
+    from tickerpulse.queries import known_ticker
+
+    settings = get_settings()
+    symbol = None
+    if ticker is not None:
+        try:
+            symbol = known_ticker(_open_raw_store(settings), ticker)
+        except TickerPulseError as error:
+            typer.secho(f"Not materialized: {error}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+    elif not _open_raw_store(settings).list_tickers():
+        typer.secho(
+            "Not materialized: no tickers yet (`tickerpulse ingest` or `tickerpulse up`)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+    if not (settings.dagster_home / "dagster.yaml").is_file():
+        prepare_dagster_home(settings)
+    typer.echo(
+        f"Materializing clean_prices[{symbol}] -> price_features -> price_model -> price_forecasts"
+        if symbol
+        else "Materializing raw_prices (last 20 sessions) -> clean_prices (every ticker) -> "
+        "price_features -> price_model -> price_forecasts"
+    )
+    materialize_everything(settings, settings.data_dir / "logs", symbol)
+    typer.echo(f"Runs recorded in the Dagster instance at {settings.dagster_home}")
 
 
 @app.command()

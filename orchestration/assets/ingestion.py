@@ -10,7 +10,7 @@ from orchestration.metadata import markdown_table
 from orchestration.partitions import tickers, trading_days
 from orchestration.resources import PriceSourcesResource, RawStoreResource, WarehouseResource
 from tickerpulse.calendar import last_completed_session
-from tickerpulse.cleaning import clean_ticker_prices
+from tickerpulse.cleaning import clean_partitions
 from tickerpulse.ingestion import ingest_window
 from tickerpulse.symbols import require_symbol
 
@@ -91,21 +91,7 @@ def clean_prices(
     # Every key checked before any file is written: a bad key added by hand fails the run
     # whole, instead of after the tickers before it.
     symbols = [require_symbol(key) for key in context.partition_keys]
-    raw = raw_store.store.read_prices(symbols)
-    wh = warehouse.warehouse
-    rows = []
-    for ticker in symbols:
-        clean = clean_ticker_prices(raw[raw["ticker"] == ticker])
-        wh.write_partition("clean_prices", ticker, clean)
-        rows.append(
-            {
-                "ticker": ticker,
-                "rows": len(clean),
-                "first_date": clean["date"].min() if len(clean) else None,
-                "last_date": clean["date"].max() if len(clean) else None,
-            }
-        )
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(clean_partitions(raw_store.store, warehouse.warehouse, symbols))
     return dg.MaterializeResult(
         metadata={
             "tickers": len(table),

@@ -75,3 +75,23 @@ def test_ohlc_violations_find_each_broken_rule() -> None:
     frame.loc[4, "open"] = 0
     assert list(ohlc_violations(frame).index) == [1, 2, 3, 4]
     assert ohlc_violations(PANEL).empty
+
+
+def test_ohlc_rules_judge_a_bar_by_the_prices_it_has() -> None:
+    """A missing open or close is skipped, not a reason to pass the bar (as min/max skip NaN)."""
+    import numpy as np
+
+    from tickerpulse.quality import ohlc_rules
+
+    bars = pd.DataFrame(
+        {
+            "open": [10.0, np.nan, 10.0],
+            "high": [11.0, 9.0, 11.0],
+            "low": [10.5, 8.0, 9.0],
+            "close": [np.nan, 10.0, 10.5],
+            "volume": [1.0, 1.0, 1.0],
+        }
+    )
+    rules = ohlc_rules(bars)
+    assert rules["low above open or close"].tolist() == [True, False, False]
+    assert rules["high below open or close"].tolist() == [False, True, False]

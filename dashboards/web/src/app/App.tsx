@@ -29,10 +29,10 @@ function useSelectedTicker(): [string | null, (ticker: string) => void] {
 export function App() {
   const [ticker, setTicker] = useSelectedTicker();
   const apiKey = useApiKey();
-  // The universe (the search's first answer, shared through the query cache): the live feed
-  // follows a ticker only once it is known to exist.
-  const universe = useQuery(tickersQuery(''));
-  const known = ticker && universe.data?.some((t) => t.symbol === ticker) ? ticker : null;
+  // The live feed follows a ticker only once it is known to exist. The list comes a page at a
+  // time, so ask for the symbol itself: a symbol sorts first among those it is a prefix of.
+  const matches = useQuery(tickersQuery(ticker ?? ''));
+  const known = ticker && matches.data?.some((t) => t.symbol === ticker) ? ticker : null;
   return (
     <div className="layout">
       <header className="topbar">

@@ -19,7 +19,7 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 };
 
 /**
- * The active ticker universe, or a search in it
+ * The active ticker universe, or a search in it, a page at a time in symbol order
  */
 export const getTickers = <ThrowOnError extends boolean = false>(options?: Options<GetTickersV1TickersGetData, ThrowOnError>) => (options?.client ?? client).get<GetTickersV1TickersGetResponses, GetTickersV1TickersGetErrors, ThrowOnError>({ url: '/v1/tickers', ...options });
 

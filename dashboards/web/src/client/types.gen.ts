@@ -734,6 +734,18 @@ export type GetTickersV1TickersGetData = {
          * symbol prefix or part of the name, any case
          */
         q?: string | null;
+        /**
+         * Limit
+         *
+         * at most this many tickers
+         */
+        limit?: number;
+        /**
+         * Cursor
+         *
+         * from the previous page's `Link: <...>; rel="next"` header; the other parameters unchanged
+         */
+        cursor?: string | null;
     };
     url: '/v1/tickers';
 };
@@ -751,7 +763,7 @@ export type GetTickersV1TickersGetResponses = {
     /**
      * Response Get Tickers V1 Tickers Get
      *
-     * Successful Response
+     * a page of tickers, by symbol
      */
     200: Array<Ticker>;
 };

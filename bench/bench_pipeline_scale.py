@@ -1,0 +1,83 @@
+"""The pipeline's data stages at universe size, embedded mode, beside a plain chDB insert.
+
+python -m bench.bench_pipeline_scale 50 500 3000   (tickers x 20 years; default 50 500)
+`make bench` runs it at BENCH_SCALE_TICKERS (default 50).
+
+Each stage runs in its own process, so its peak RSS is its own; the stages run in order
+on one fresh data dir, as `tickerpulse ingest` and then the clean_prices run would:
+  history load  validate + upsert into the SQLite raw store + quarantine, per ticker
+  clean_prices  read the raw store, re-validate, adjust, one Parquet partition per ticker
+  chDB floor    the same rows in one INSERT into a chDB MergeTree table: no validation,
+                no upsert, no files per ticker. What a loader cannot beat on this machine,
+                measured in the same run because the machine is shared and noisy.
+Targets (issue 14): history load 200k rows/s, cleaning 500k rows/s.
+Peer: Qlib's published data-handling figures (800 stocks, 14 features, 1 CPU): 147 s with
+no cache, 7.4 s with both caches, quoted from Qlib's README (not run here; the README's
+features table has this bench's own feature figures beside them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+YEARS = 20
+TARGETS = {"history load": 200_000, "clean_prices": 500_000}
+QLIB = "Qlib (published): 800 stocks, 14 features, 1 CPU: 147 s no cache, 7.4 s both caches"
+
+
+def _stage(stage: str, data_dir: Path, tickers: int) -> dict[str, float]:
+    worker = [sys.executable, "-m", "bench.pipeline_scale_worker"]
+    out = subprocess.run(
+        [*worker, stage, str(data_dir), str(tickers), str(YEARS)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure(tickers: int) -> list[dict[str, object]]:
+    rows_table: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+        data_dir = Path(folder) / "var"
+        for label, stage in (
+            ("history load", "load"),
+            ("clean_prices", "clean"),
+            ("chDB floor", "floor"),
+        ):
+            figures = _stage(stage, data_dir, tickers)
+            rate = figures["rows"] / figures["seconds"]
+            target = TARGETS.get(label)
+            rows_table.append(
+                {
+                    "tickers": tickers,
+                    "stage": label,
+                    "rows": f"{figures['rows']:,.0f}",
+                    "seconds": f"{figures['seconds']:.1f}",
+                    "rows/s": f"{rate:,.0f}",
+                    "target rows/s": f"{target:,}" if target else "-",
+                    "peak RSS MiB": f"{figures['peak_mib']:.0f}",
+                }
+            )
+    return rows_table
+
+
+def run(sizes: list[int] | None = None) -> tuple[str, list[dict[str, object]]]:
+    sizes = sizes or [int(os.environ.get("BENCH_SCALE_TICKERS", 50))]
+    rows_table = [row for tickers in sizes for row in measure(tickers)]
+    title = f"Pipeline at scale: N tickers x {YEARS} years, embedded mode. Peer: {QLIB}"
+    return title, rows_table
+
+
+if __name__ == "__main__":
+    from bench.__main__ import print_table
+
+    print_table(*run([int(arg) for arg in sys.argv[1:]] or [50, 500]))

@@ -1,0 +1,102 @@
+"""One stage of the pipeline-at-scale benchmark in its own process, so its peak RSS is its own.
+
+python -m bench.pipeline_scale_worker STAGE DATA_DIR TICKERS YEARS  ->  one JSON line
+Stages, in the order the pipeline runs them (each reads what the one before left in DATA_DIR):
+  load   generate the synthetic history, then load it as `tickerpulse ingest` does
+         (validate, upsert into the raw store, quarantine), ticker by ticker
+  clean  the clean_prices asset's work for every ticker partition in one run:
+         read the raw store, clean, write each ticker's warehouse partition
+  floor  generate the same rows, then one plain chDB insert of them into a MergeTree table
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+END = dt.date(2025, 12, 31)
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def symbols(tickers: int) -> list[str]:
+    return [f"T{n:04d}" for n in range(tickers)]
+
+
+def generate(tickers: int, years: int) -> dict[str, pd.DataFrame]:
+    from tickerpulse.sources.synthetic import SyntheticSource
+
+    source = SyntheticSource()
+    start = END.replace(year=END.year - years)
+    return {symbol: source.fetch(symbol, start, END) for symbol in symbols(tickers)}
+
+
+def load(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
+    from tickerpulse.ingestion import ingest_frame
+    from tickerpulse.settings import get_settings
+    from tickerpulse.stores.raw import RawStore
+
+    frames = generate(tickers, years)
+    store = RawStore(get_settings().raw_db_url)
+    started = time.perf_counter()
+    for symbol, frame in frames.items():
+        ingest_frame(store, symbol, "synthetic", frame)
+        store.add_ticker(symbol, source="synthetic")
+    seconds = time.perf_counter() - started
+    return {"rows": sum(len(f) for f in frames.values()), "seconds": seconds}
+
+
+def clean(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
+    from tickerpulse.cleaning import clean_partitions
+    from tickerpulse.settings import get_settings
+    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.warehouse import open_warehouse
+
+    settings = get_settings()
+    store = RawStore(settings.raw_db_url)
+    warehouse = open_warehouse(settings.warehouse_url)
+    started = time.perf_counter()
+    rows = sum(r["rows"] for r in clean_partitions(store, warehouse, symbols(tickers)))
+    seconds = time.perf_counter() - started
+    return {"rows": float(rows), "seconds": seconds}
+
+
+def floor(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
+    from chdb import session
+
+    frames = generate(tickers, years)
+    data = pd.concat(
+        [frame.assign(ticker=symbol) for symbol, frame in frames.items()], ignore_index=True
+    ).drop(columns="row_number")
+    data["date"] = pd.to_datetime(data["date"])
+    chdb = session.Session()
+    chdb.query(
+        "CREATE TABLE prices (ticker String, date Date, open Float64, high Float64, "
+        "low Float64, close Float64, volume Float64) "
+        "ENGINE = MergeTree ORDER BY (ticker, date)"
+    )
+    columns = "ticker, date, open, high, low, close, volume"
+    started = time.perf_counter()
+    chdb.query(f"INSERT INTO prices SELECT {columns} FROM Python(data)")
+    seconds = time.perf_counter() - started
+    stored = int(chdb.query("SELECT count() FROM prices", "CSV").bytes().decode().strip())
+    return {"rows": float(stored), "seconds": seconds}
+
+
+STAGES = {"load": load, "clean": clean, "floor": floor}
+
+if __name__ == "__main__":
+    stage, folder, count, span = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    os.environ["TICKERPULSE_DATA_DIR"] = str(folder)
+    figures = STAGES[stage](folder, count, span)
+    figures["peak_mib"] = peak_mib()
+    print(json.dumps(figures))
