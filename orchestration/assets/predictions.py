@@ -7,7 +7,7 @@ from orchestration.assets.models import price_model
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
 from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history
-from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import get_settings
 
@@ -32,7 +32,7 @@ def price_forecasts(
         champion = reg.by_alias(name, "champion")
         if champion is None:
             raise dg.Failure(f"{name} has no champion: materialize price_model first")
-        quantiles = {key: champion.metrics[key] for key in ("q80", "q95")}
+        quantiles = served_quantiles(champion.metrics)
         forecasts, skipped = make_forecasts(
             features,
             reg.load(name, "champion"),

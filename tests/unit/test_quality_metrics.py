@@ -26,7 +26,7 @@ from tickerpulse.calendar import last_completed_session, trading_days
 from tickerpulse.features import FEATURES
 from tickerpulse.forecasting.accuracy import merge_history
 from tickerpulse.forecasting.drift import population_stability_index
-from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
@@ -51,7 +51,7 @@ def forecast_history(settings: Settings, target: Path, sessions: int = HISTORY_S
         champion = registry.by_alias(name, "champion")
         assert champion is not None
         estimator = registry.load(name, "champion")
-        quantiles = {key: champion.metrics[key] for key in ("q80", "q95")}
+        quantiles = served_quantiles(champion.metrics)
         for back in range(1, sessions + 1):
             made, _ = make_forecasts(
                 features[sessions_back == back],
