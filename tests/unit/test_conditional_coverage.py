@@ -137,3 +137,11 @@ def test_on_real_series_every_volatility_tercile_is_within_3_points_of_nominal(
     terciles = evaluation.predictions.loc[evaluation.predictions["fold"] > 0, TERCILE]
     assert terciles.value_counts().min() > 400  # three real terciles, not one and some strays
     assert 0.0 <= report["coverage_80_last_60"] <= report["coverage_95_last_60"] <= 1.0
+    # Each scored fold's coverage rides with its errors (the MLflow run charts it by fold); the
+    # first fold only calibrates. Weighted by rows they make up the whole.
+    folds = evaluation.fold_metrics
+    assert "coverage_80" not in folds[0] and all("coverage_80" in fold for fold in folds[1:])
+    pooled = sum(f["coverage_80"] * f["rows"] for f in folds[1:]) / sum(
+        f["rows"] for f in folds[1:]
+    )
+    assert pooled == pytest.approx(evaluation.metrics["coverage_80"])

@@ -100,16 +100,21 @@ def adaptive_intervals(
         # One step per tercile and date, on the share missed: a panel of many tickers moves
         # the rate as fast as one ticker does, not once per ticker.
         missed = scores[rows] > half_widths[rows]
-        for tercile in np.unique(terciles[rows]):
-            share = missed[terciles[rows] == tercile].mean()
-            alphas[tercile] += gamma * ((1 - level) - share)
+        counts = np.bincount(terciles[rows], minlength=len(TERCILES))
+        misses = np.bincount(terciles[rows], weights=missed, minlength=len(TERCILES))
+        present = counts > 0
+        alphas[present] += gamma * ((1 - level) - misses[present] / counts[present])
 
     for day in range(len(dates)):
         if day >= horizon:  # forecasts made `horizon` sessions ago have just realized
             learn(order[bounds[day - horizon] : bounds[day - horizon + 1]])
-        for row in order[bounds[day] : bounds[day + 1]]:
-            ordered = calibration[folds[row]][terciles[row]]
-            half_widths[row] = quantile_of_sorted(ordered, 1 - alphas[terciles[row]])
+        rows = order[bounds[day] : bounds[day + 1]]
+        by_tercile = calibration[folds[rows[0]]]  # folds split the calendar: one per date
+        quantiles = [
+            quantile_of_sorted(by_tercile[tercile], 1 - alphas[tercile])
+            for tercile in range(len(TERCILES))
+        ]
+        half_widths[rows] = np.asarray(quantiles)[terciles[rows]]
     for day in range(max(0, len(dates) - horizon), len(dates)):
         learn(order[bounds[day] : bounds[day + 1]])
     return AdaptiveIntervals(half_widths, alphas.copy())

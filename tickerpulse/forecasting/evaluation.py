@@ -167,8 +167,14 @@ def summarize(
     `calibration[fold]`: the scores (score, volatility_tercile) the fold's intervals come from;
     by default the folds before it, the first fold only calibrating."""
     metrics = point_metrics(predictions)
-    coverage, quantiles = coverage_metrics(predictions, horizon, calibration)
+    coverage, quantiles, by_fold = coverage_metrics(predictions, horizon, calibration)
     metrics.update(coverage)
+    # Each fold's coverage beside its errors: MLflow charts them by step, coverage over time.
+    folds = sorted(predictions["fold"].unique())
+    fold_metrics = [
+        {**values, **by_fold.get(fold, {})}
+        for values, fold in zip(fold_metrics, folds, strict=True)
+    ]
     metrics.update(significance_metrics(predictions, horizon))
     fold_ratios = np.array([m["relative_mae"] for m in fold_metrics])
     metrics["relative_mae_stderr"] = (
@@ -265,9 +271,9 @@ def interval_coverage(
 
 def coverage_metrics(
     predictions: pd.DataFrame, horizon: int, calibration: dict[int, pd.DataFrame] | None = None
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[dict[str, float], dict[str, float], dict[int, dict[str, float]]]:
     """Coverage and width of the adaptive intervals overall, per volatility tercile and over
-    the last sessions; and the score quantiles the next forecasts would use."""
+    the last sessions; the score quantiles the next forecasts would use; each fold's coverage."""
     intervals = interval_coverage(predictions, horizon, calibration)
     growth = np.exp(predictions.loc[intervals.index, "prediction"].to_numpy())
     everything = scores_by_tercile(predictions["score"].to_numpy(), predictions[TERCILE].to_numpy())
@@ -287,4 +293,13 @@ def coverage_metrics(
             quantiles[f"q{label}_{tercile_name}_volatility"] = quantile_of_sorted(
                 everything[tercile], 1 - alphas[tercile]
             )
-    return metrics, quantiles
+    scored_folds = intervals["fold"].to_numpy()
+    by_fold = {
+        int(fold): {
+            f"coverage_{label}": float(intervals[f"covered_{label}"].to_numpy()[in_fold].mean())
+            for label in (int(level * 100) for level in LEVELS)
+        }
+        for fold in np.unique(scored_folds)
+        for in_fold in [scored_folds == fold]
+    }
+    return metrics, quantiles, by_fold
