@@ -29,7 +29,8 @@ from serving.deps import Services
 from serving.metrics import replace_collector
 from tickerpulse.anomaly.daily import ForecastErrorSpec, freshness
 from tickerpulse.features import FEATURES
-from tickerpulse.forecasting.accuracy import realized_errors
+from tickerpulse.forecasting.accuracy import realized_errors, served_coverage
+from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.drift import feature_drift
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
@@ -89,6 +90,7 @@ class QualityCollector(Collector):
         self.settings, self.refresh_seconds = settings, refresh_seconds
         self.parts: dict[str, Part] = {
             "forecasts": self._forecast_quality,
+            "coverage_by_volatility": self._coverage_by_volatility,
             "champions": self._champions,
             "drift": self._drift,
             "freshness": self._freshness,
@@ -196,6 +198,36 @@ class QualityCollector(Collector):
                 ["ticker", "horizon", "level"],
                 coverage,
             ),
+        ]
+
+    def _served_coverage(self) -> pd.DataFrame | None:
+        forecasts = self.warehouse.read("price_forecasts")
+        if forecasts.empty:
+            return None
+        prices = self.warehouse.read("clean_prices", columns="ticker, date, close")
+        features = self.warehouse.read("price_features", columns="ticker, date, volatility_20")
+        return served_coverage(forecasts, prices, features)
+
+    def _coverage_by_volatility(self) -> list[Metric]:
+        tables = ("price_forecasts", "clean_prices", "price_features")
+        table = self._unless_unchanged("served_coverage", tables, self._served_coverage)
+        if table is None:
+            return []
+        rows = [
+            (row["horizon"], label, tercile, row[f"coverage_{label}_{tercile}_volatility"])
+            for _, row in table.iterrows()
+            for label in (80, 95)
+            for tercile in TERCILES
+            if np.isfinite(row[f"coverage_{label}_{tercile}_volatility"])
+        ]
+        return [
+            _gauge(
+                "tickerpulse_served_interval_coverage_by_volatility_ratio",
+                "Share of realized closes inside the served forecasts' intervals, by the volatility "
+                "tercile of the session each forecast was made from (level: nominal coverage in %)",
+                ["horizon", "level", "volatility"],
+                rows,
+            )
         ]
 
     def _champions(self) -> list[Metric]:

@@ -119,6 +119,21 @@ class ModelVersion(BaseModel):
     directional_accuracy: float
     coverage_80: float
     coverage_95: float
+    dm_pvalue: float | None = Field(
+        None,
+        description="one-sided Diebold-Mariano p-value against the random walk (nested "
+        "selection's forecast); none for versions registered before the test",
+    )
+    coverage_80_by_volatility: list[float] | None = Field(
+        None, description="80 % interval coverage per volatility tercile: low, mid, high"
+    )
+    coverage_95_by_volatility: list[float] | None = Field(
+        None, description="95 % interval coverage per volatility tercile: low, mid, high"
+    )
+    coverage_80_by_fold: list[float] = Field(
+        default_factory=list,
+        description="80 % interval coverage of each walk-forward test fold (63 sessions), oldest first",
+    )
     trained_window: str = Field(description="first and last date of the training data")
     run_id: str
 

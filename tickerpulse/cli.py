@@ -387,6 +387,12 @@ def evaluate(
         f"DM {report['dm_stat']:.2f} p={report['dm_pvalue']:.3f}  "
         f"direction {report['directional_accuracy']:.3f} [{low:.3f}, {high:.3f}]"
     )
+    for label in (80, 95):
+        terciles = "/".join(f"{value:.3f}" for value in report[f"coverage_{label}_by_volatility"])
+        typer.echo(
+            f" {label} % interval coverage by volatility (low/mid/high) {terciles}, "
+            f"last 60 sessions {report[f'coverage_{label}_last_60']:.3f}"
+        )
     choices = ", ".join(f"{name} {count}" for name, count in report["fold_choices"].items())
     typer.echo(f" folds chose: {choices}; next: {report['model']}")
     typer.echo(

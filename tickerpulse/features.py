@@ -62,9 +62,11 @@ class _ByTicker:
         flat[self.flat_index] = np.asarray(values, dtype=float)
         return flat
 
-    def rolling(self, values: pd.Series | np.ndarray, window: int, how: str) -> np.ndarray:
-        rolled = getattr(pd.Series(self._flat(values)).rolling(window, min_periods=window), how)()
-        return rolled.to_numpy()[self.flat_index]
+    def rolling(
+        self, values: pd.Series | np.ndarray, window: int, how: str, **options: int
+    ) -> np.ndarray:
+        rolled = getattr(pd.Series(self._flat(values)).rolling(window, min_periods=window), how)
+        return rolled(**options).to_numpy()[self.flat_index]
 
     def shift(self, values: pd.Series | np.ndarray, periods: int = 1) -> np.ndarray:
         # The first ticker reaches back to negative indexes: the last gap, NaN too.
@@ -74,6 +76,18 @@ class _ByTicker:
         # An average with infinite memory would carry across the gap: one column per ticker.
         wide = pd.DataFrame(self._flat(values).reshape(self.columns, self.rows).T)
         smoothed = wide.ewm(span=span, adjust=False, min_periods=span).mean()
+        return smoothed.to_numpy().T.ravel()[self.flat_index]
+
+    def wilder(self, values: pd.Series | np.ndarray, window: int) -> np.ndarray:
+        """Wilder's smoothing (New Concepts in Technical Trading Systems, 1978), as his RSI
+        and ATR use it: the first value is the mean of the first `window`, then
+        average = (previous * (window - 1) + value) / window."""
+        wide = pd.DataFrame(self._flat(values).reshape(self.columns, self.rows).T)
+        first_mean = wide.rolling(window, min_periods=window).mean()
+        started = first_mean.notna().cummax()
+        seed = started & ~started.shift(1, fill_value=False)
+        seeded = wide.where(started).mask(seed, first_mean)
+        smoothed = seeded.ewm(alpha=1 / window, adjust=False).mean()
         return smoothed.to_numpy().T.ravel()[self.flat_index]
 
 
@@ -97,8 +111,8 @@ def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
     out["macd_hist"] = macd - by.ewm(macd, 9)
 
     change = close - previous_close
-    gains = by.rolling(np.clip(change, 0, None), 14, "mean")
-    losses = by.rolling(np.clip(-change, 0, None), 14, "mean")
+    gains = by.wilder(np.clip(change, 0, None), 14)
+    losses = by.wilder(np.clip(-change, 0, None), 14)
     total = gains + losses
     with np.errstate(invalid="ignore", divide="ignore"):
         out["rsi_14"] = np.where(
@@ -106,7 +120,8 @@ def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
         )
 
         middle = by.rolling(close, 20, "mean")
-        spread = by.rolling(close, 20, "std")
+        # Bollinger's bands use the population standard deviation.
+        spread = by.rolling(close, 20, "std", ddof=0)
         pct_b = (close - (middle - 2 * spread)) / (4 * spread)
         out["bollinger_pct_b"] = np.where(
             spread > 0, pct_b, np.where(np.isnan(spread), np.nan, 0.5)
@@ -116,7 +131,7 @@ def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
         true_range = np.maximum.reduce(
             [high - low, np.abs(high - previous_close), np.abs(low - previous_close)]
         )  # NaN on each ticker's first day, as it has no previous close
-        out["atr_ratio_14"] = by.rolling(true_range, 14, "mean") / close
+        out["atr_ratio_14"] = by.wilder(true_range, 14) / close
 
         for window in VOLATILITY_WINDOWS:
             out[f"volatility_{window}"] = by.rolling(daily, window, "std")

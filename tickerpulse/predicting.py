@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from tickerpulse.errors import RegistryUnavailable, TickerPulseError, UnknownTicker
-from tickerpulse.forecasting.forecast import forecast_record, make_forecasts
+from tickerpulse.forecasting.coverage import VOLATILITY_RANK_DATES
+from tickerpulse.forecasting.forecast import forecast_record, make_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse
@@ -100,7 +101,7 @@ class Predictor:
         estimator = self.registry.load_version(name, info.version)
         if self.on_load is not None:
             self.on_load(name, time.perf_counter() - started)
-        quantiles = {key: info.metrics[key] for key in ("q80", "q95")}
+        quantiles = served_quantiles(info.metrics)
         return Champion(name, info.version, info.params.get("model", "?"), quantiles, estimator)
 
     def loaded(self) -> dict[int, str]:
@@ -115,7 +116,8 @@ class Predictor:
         rows = self.warehouse.read("price_features", ticker)
         if rows.empty:
             raise UnknownTicker(f"{ticker} has no features yet: materialize price_features")
-        latest = rows.sort_values("date").tail(1).assign(ticker=ticker)
+        # Enough trailing rows to rank the latest volatility (its interval's tercile).
+        latest = rows.sort_values("date").tail(VOLATILITY_RANK_DATES).assign(ticker=ticker)
         self._features[ticker] = (version, latest)
         return latest
 

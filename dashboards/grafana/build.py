@@ -310,6 +310,22 @@ def models() -> dict:
                         ),
                     ),
                     bars(
+                        "Served interval coverage by volatility tercile",
+                        "Share of realized closes inside the served intervals, by the volatility "
+                        "tercile of the session each forecast was made from (its volatility_20 "
+                        "ranked among the ticker's previous three years). Each should sit near its "
+                        "level: a calm tercile far above and a turbulent one far below is what the "
+                        "adaptive intervals are there to prevent.",
+                        "percentunit",
+                        query(
+                            "max by (horizon, level, volatility) "
+                            "(tickerpulse_served_interval_coverage_by_volatility_ratio)",
+                            "h{{horizon}} {{level}} % {{volatility}}",
+                            instant=True,
+                        ),
+                        width=24,
+                    ),
+                    bars(
                         "Realized forecasts scored",
                         "Forecasts whose target session has closed, behind the figures above (60 at most).",
                         "short",

@@ -18,6 +18,7 @@ from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
 from orchestration.tracking import MLFLOW_RUN_URL_TAG
 from tickerpulse.errors import RegistryUnavailable
+from tickerpulse.forecasting.report import conditional_coverage
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import get_settings
 
@@ -107,6 +108,12 @@ def price_model(
             f"h{horizon}_relative_mae": selected["relative_mae"],
             f"h{horizon}_dm_pvalue": selected["dm_pvalue"],
             f"h{horizon}_coverage_80": selected["coverage_80"],
+            **{
+                f"h{horizon}_{key}": dg.MetadataValue.json(value)
+                if isinstance(value, list)
+                else value
+                for key, value in conditional_coverage(selected).items()
+            },
         }
         tracking.log_metric(training_run_id, f"h{horizon}_relative_mae", selected["relative_mae"])
         tracking.set_tag(training_run_id, f"h{horizon}_mlflow_run_id", outcome.version.run_id)

@@ -6,8 +6,8 @@ import pandas as pd
 from orchestration.assets.models import price_model
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
-from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history
-from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history, served_coverage
+from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import get_settings
 
@@ -32,7 +32,7 @@ def price_forecasts(
         champion = reg.by_alias(name, "champion")
         if champion is None:
             raise dg.Failure(f"{name} has no champion: materialize price_model first")
-        quantiles = {key: champion.metrics[key] for key in ("q80", "q95")}
+        quantiles = served_quantiles(champion.metrics)
         forecasts, skipped = make_forecasts(
             features,
             reg.load(name, "champion"),
@@ -82,15 +82,19 @@ MIN_SCORED = 30  # fewer realized forecasts are no evidence either way
 @dg.asset(
     check_specs=[dg.AssetCheckSpec("realized_coverage_on_target", asset="forecast_accuracy")],
     group_name="predictions",
-    deps=[price_forecasts, "clean_prices"],
+    deps=[price_forecasts, "clean_prices", "price_features"],
     kinds={"pandas"},
     automation_condition=dg.AutomationCondition.eager(),
     description="Realized error of published forecasts per model version and ticker, against the random walk.",
 )
 def forecast_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
     wh = warehouse.warehouse
-    table = accuracy_by_version(
-        wh.read("price_forecasts"), wh.read("clean_prices", columns="ticker, date, close")
+    forecasts = wh.read("price_forecasts")
+    prices = wh.read("clean_prices", columns="ticker, date, close")
+    table = accuracy_by_version(forecasts, prices)
+    # The interval figures evaluation reports, for the forecasts actually served.
+    coverage = served_coverage(
+        forecasts, prices, wh.read("price_features", columns="ticker, date, volatility_20")
     )
     scored = int(table["forecasts"].sum()) if len(table) else 0
     coverage_80 = (
@@ -113,6 +117,11 @@ def forecast_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
             ),
             "by_version": dg.MetadataValue.md(
                 markdown_table(table, limit=50)
+                if scored
+                else "_no forecast has reached its target session yet_"
+            ),
+            "coverage_by_volatility": dg.MetadataValue.md(
+                markdown_table(coverage.round(3))
                 if scored
                 else "_no forecast has reached its target session yet_"
             ),

@@ -2,10 +2,17 @@ from fastapi import APIRouter
 
 from serving.deps import ServicesDep
 from serving.schemas import ModelScope
+from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.stores.registry import ModelVersionInfo
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+def _by_volatility(metrics: dict[str, float], label: int) -> list[float] | None:
+    """Low, mid, high; None for versions registered before intervals were judged per tercile."""
+    keys = [f"coverage_{label}_{tercile}_volatility" for tercile in TERCILES]
+    return [metrics[key] for key in keys] if all(key in metrics for key in keys) else None
 
 
 def _version(info: ModelVersionInfo | None) -> dict | None:
@@ -18,6 +25,14 @@ def _version(info: ModelVersionInfo | None) -> dict | None:
         "directional_accuracy": info.metrics.get("directional_accuracy", float("nan")),
         "coverage_80": info.metrics.get("coverage_80", float("nan")),
         "coverage_95": info.metrics.get("coverage_95", float("nan")),
+        "dm_pvalue": info.metrics.get("dm_pvalue"),
+        **{
+            f"coverage_{label}_by_volatility": _by_volatility(info.metrics, label)
+            for label in (80, 95)
+        },
+        "coverage_80_by_fold": [
+            float(value) for value in info.params.get("coverage_80_by_fold", "").split(",") if value
+        ],
         "trained_window": f"{info.params.get('data_start', '?')}..{info.params.get('data_end', '?')}",
         "run_id": info.run_id,
     }

@@ -125,6 +125,12 @@ try {
     await models.getByText('Skill (MAE vs naive)').first().waitFor();
     await models.getByText(/aim 80 %/).first().waitFor();
     await models.getByText('Last trained').first().waitFor();
+    // Significance against the random walk, coverage per volatility tercile and fold by fold.
+    await models.getByText(/^p = /).first().waitFor();
+    await models.getByText(/calm \d+\.\d · mid \d+\.\d · turbulent \d+\.\d %/).first().waitFor();
+    const coverageChart = models.getByRole('img', { name: /80 % interval coverage over \d+ folds/ }).first();
+    await coverageChart.waitFor();
+    assert.ok((await coverageChart.locator('polyline').getAttribute('points')).split(' ').length >= 2);
     const shown = (sessions) =>
       page.waitForFunction((n) => Number(document.querySelector('[data-testid=price-chart]')?.dataset.pricePoints) === n, sessions);
     await page.getByRole('button', { name: '1Y' }).click();

@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history
+from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history, served_coverage
 
 D = [dt.date(2024, 6, d) for d in (3, 4, 5, 6, 7)]
 
@@ -59,3 +59,28 @@ def test_history_keeps_earlier_batches_and_replaces_a_rerun() -> None:
     history = merge_history(merge_history(merge_history(pd.DataFrame(), first), second), rerun)
     assert list(history["forecast"]) == [101.0, 105.0]
     assert list(history["model_version"]) == ["1", "2"]
+
+
+def test_served_coverage_is_split_by_the_volatility_tercile_of_the_forecast_session() -> None:
+    # Volatility 1..100 over 100 sessions, then 0.5 (below all: low), 50.5 (rank 52 of 102:
+    # mid) and 1000 (high). One forecast from each of the last three sessions; the middle one's
+    # close lands outside its 80 % interval but inside its 95 % one.
+    days = pd.bdate_range("2024-01-01", periods=104).date
+    features = pd.DataFrame(
+        {"ticker": "AAA", "date": days[:103], "volatility_20": [*range(1, 101), 0.5, 50.5, 1000]}
+    )
+    served = pd.DataFrame(
+        [
+            forecast(days[100], days[101], "1", 100.0),
+            forecast(days[101], days[102], "1", 100.0),
+            forecast(days[102], days[103], "1", 100.0),
+        ]
+    )
+    prices = pd.DataFrame({"ticker": "AAA", "date": days[101:], "close": [101.0, 103.0, 99.0]})
+    table = served_coverage(served, prices, features).set_index("horizon")
+    row = table.loc[1]
+    assert row["forecasts"] == 3
+    assert [row[f"coverage_80_{t}_volatility"] for t in ("low", "mid", "high")] == [1, 0, 1]
+    assert [row[f"coverage_95_{t}_volatility"] for t in ("low", "mid", "high")] == [1, 1, 1]
+    assert row["coverage_80_last_60"] == pytest.approx(2 / 3)
+    assert row["coverage_95_last_60"] == 1.0

@@ -99,6 +99,15 @@ def test_models_show_champion_challenger_and_history(
         version = champion_version(platform_settings, horizon)
         assert scope["champion"]["version"] == version
         assert scope["champion"]["relative_mae"] <= 1.0
+        # What the model card shows: the gate's p-value, coverage by volatility tercile and
+        # fold by fold.
+        champion = scope["champion"]
+        assert 0.0 <= champion["dm_pvalue"] <= 1.0
+        for label in (80, 95):
+            by_volatility = champion[f"coverage_{label}_by_volatility"]
+            assert len(by_volatility) == 3 and all(0 <= value <= 1 for value in by_volatility)
+        assert len(champion["coverage_80_by_fold"]) >= 2
+        assert all(0 <= value <= 1 for value in champion["coverage_80_by_fold"])
         # Every alias move is in the history, the last one to this champion.
         moves = [(h["to_alias"], h["version"]) for h in scope["history"]]
         assert moves[0] == ("challenger", "1")

@@ -74,6 +74,10 @@ def test_json_report_gives_the_nested_selection_its_significance_and_the_gate(
     low, high = report["directional_accuracy_ci95"]
     assert low < report["directional_accuracy"] < high and high - low < 0.1
     assert 0.6 < report["coverage_80"] < 0.95 and report["coverage_95"] > report["coverage_80"]
+    for label in (80, 95):
+        by_volatility = report[f"coverage_{label}_by_volatility"]
+        assert len(by_volatility) == 3 and all(0.0 <= value <= 1.0 for value in by_volatility)
+        assert 0.0 <= report[f"coverage_{label}_last_60"] <= 1.0
     assert report["warnings"] == []
 
 

@@ -113,6 +113,28 @@ def test_forecasts_carry_nested_intervals_and_skip_incomplete_tickers() -> None:
     assert set(forecasts["model_version"]) == {"7"}
 
 
+def test_a_forecast_takes_the_quantile_of_its_volatility_tercile() -> None:
+    # AAA's last volatility is set above all its earlier ones (high tercile), BBB's below
+    # (low); 0.5 / 1.0 / 2.0 per tercile, so the 80 % half-width is 0.5 or 2.0 scales.
+    features = FEATURE_PANEL.copy()
+    last = features.groupby("ticker")["date"].transform("max") == features["date"]
+    features.loc[last & (features["ticker"] == "AAA"), "volatility_20"] = 1.0
+    features.loc[last & (features["ticker"] == "BBB"), "volatility_20"] = 1e-6
+    complete = features.dropna(subset=FEATURES)
+    model = CANDIDATES["naive"](1).fit(complete[model_inputs(FEATURES)], np.zeros(len(complete)))
+    quantiles = {"q80": 1.0, "q95": 3.0}
+    for label, values in ((80, (0.5, 1.0, 2.0)), (95, (1.5, 3.0, 6.0))):
+        for name, value in zip(("low", "mid", "high"), values, strict=True):
+            quantiles[f"q{label}_{name}_volatility"] = value
+    forecasts, _ = make_forecasts(features, model, 1, quantiles, "m", "7", "naive")
+    rows = forecasts.set_index("ticker")
+    assert np.log(rows.loc["AAA", "upper_80"] / rows.loc["AAA", "forecast"]) == pytest.approx(2.0)
+    assert np.log(rows.loc["BBB", "upper_80"] / rows.loc["BBB", "forecast"]) == pytest.approx(
+        0.5e-6
+    )
+    assert np.log(rows.loc["AAA", "upper_95"] / rows.loc["AAA", "forecast"]) == pytest.approx(6.0)
+
+
 class TestPromotionGate:
     def test_a_model_that_loses_to_the_random_walk_is_never_promoted(self) -> None:
         decision = decide("ridge", {"relative_mae": 1.002, "dm_pvalue": 0.01}, None)

@@ -31,6 +31,7 @@ def candidate(name: str, errors: list[float]) -> Evaluation:
                     "target": np.log(1.01),
                     "prediction": np.log((101.0 + error) / 100.0),
                     "volatility_20": 0.01,
+                    "volatility_tercile": 1,
                     "fold": fold,
                     "score": 0.5 + fold / 10,
                 }

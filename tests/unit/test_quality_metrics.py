@@ -26,7 +26,7 @@ from tickerpulse.calendar import last_completed_session, trading_days
 from tickerpulse.features import FEATURES
 from tickerpulse.forecasting.accuracy import merge_history
 from tickerpulse.forecasting.drift import population_stability_index
-from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
@@ -51,10 +51,11 @@ def forecast_history(settings: Settings, target: Path, sessions: int = HISTORY_S
         champion = registry.by_alias(name, "champion")
         assert champion is not None
         estimator = registry.load(name, "champion")
-        quantiles = {key: champion.metrics[key] for key in ("q80", "q95")}
+        quantiles = served_quantiles(champion.metrics)
         for back in range(1, sessions + 1):
             made, _ = make_forecasts(
-                features[sessions_back == back],
+                # What that day's run saw: the history up to it (the tercile ranks on it).
+                features[sessions_back >= back],
                 estimator,
                 horizon,
                 quantiles,
@@ -131,6 +132,49 @@ def test_realized_error_and_coverage_match_a_row_by_row_count(
         # Plausible: a 95 % interval holds the 80 % one, and neither covers nothing.
         assert 0 < inside_80 <= inside_95 <= 1
     assert all(0.5 < ratio < 2 for ratio in ratios.values())
+
+
+def tercile_by_hand(volatility: list[float], at: int) -> int:
+    """The tercile of volatility[at] among the last 756 up to it; ties share the mean rank."""
+    window = volatility[max(0, at - 755) : at + 1]
+    if len(window) < 60:
+        return 1
+    below = sum(value < volatility[at] for value in window)
+    equal = sum(value == volatility[at] for value in window)
+    share = (below + (equal + 1) / 2) / len(window)
+    return min(2, max(0, int(np.ceil(share * 3)) - 1))
+
+
+def test_served_coverage_by_volatility_tercile_matches_a_row_by_row_count(
+    collector: QualityCollector, history_url: str
+) -> None:
+    warehouse = open_warehouse(history_url)
+    forecasts = warehouse.read("price_forecasts")
+    closes = {
+        (row.ticker, row.date): row.close
+        for row in warehouse.read("clean_prices", columns="ticker, date, close").itertuples()
+    }
+    features = warehouse.read("price_features", columns="ticker, date, volatility_20")
+    tercile_of = {}
+    for ticker, rows in features.sort_values("date").groupby("ticker"):
+        volatility = rows["volatility_20"].tolist()
+        for at, day in enumerate(rows["date"]):
+            tercile_of[(ticker, day)] = tercile_by_hand(volatility, at)
+    inside: dict[tuple[str, str, str], list[bool]] = {}
+    for row in forecasts.itertuples():
+        actual = closes.get((row.ticker, row.target_date))
+        if actual is None:
+            continue
+        tercile = ("low", "mid", "high")[tercile_of[(row.ticker, row.date)]]
+        for level in ("80", "95"):
+            lower, upper = getattr(row, f"lower_{level}"), getattr(row, f"upper_{level}")
+            inside.setdefault((str(row.horizon), level, tercile), []).append(
+                lower <= actual <= upper
+            )
+    served = series(collector, "tickerpulse_served_interval_coverage_by_volatility_ratio")
+    assert served.keys() == inside.keys() and len(served) >= 4
+    for labels, hits in inside.items():
+        assert served[labels] == pytest.approx(np.mean(hits))
 
 
 def test_champions_drift_freshness_and_rows(

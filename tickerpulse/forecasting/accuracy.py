@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+
+from tickerpulse.features import SCALE_FEATURE
+from tickerpulse.forecasting.coverage import RECENT_DATES, TERCILE, TERCILES, volatility_terciles
 
 GROUP = ["model_name", "model_version", "ticker", "horizon"]
 
@@ -59,3 +63,43 @@ def merge_history(history: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
     ]
     merged = pd.concat([kept[batch.columns], batch], ignore_index=True)
     return merged.sort_values(["date", "horizon"]).reset_index(drop=True)
+
+
+def served_coverage(
+    forecasts: pd.DataFrame, prices: pd.DataFrame, features: pd.DataFrame
+) -> pd.DataFrame:
+    """Per horizon, the realized coverage of the forecasts served: by the volatility tercile of
+    the session each was made from (ranked as evaluation ranks it, on `features`' ticker,
+    date and volatility_20 up to that session) and over the last RECENT_DATES such sessions."""
+    columns = [
+        "horizon",
+        "forecasts",
+        *(
+            f"coverage_{label}_{name}"
+            for label in (80, 95)
+            for name in (*(f"{tercile}_volatility" for tercile in TERCILES), "last_60")
+        ),
+    ]
+    errors = realized_errors(forecasts, prices)
+    if errors.empty:
+        return pd.DataFrame(columns=columns)
+    ranked = features[["ticker", "date", SCALE_FEATURE]].reset_index(drop=True)
+    ranked[TERCILE] = volatility_terciles(ranked)
+    # A forecast whose session has no feature row (none kept) counts as mid, as unranked rows do.
+    errors = errors.merge(ranked[["ticker", "date", TERCILE]], on=["ticker", "date"], how="left")
+    errors[TERCILE] = errors[TERCILE].fillna(1).astype(int)
+    rows = []
+    for horizon, served in errors.groupby("horizon"):
+        recent_dates = np.sort(served["date"].unique())[-RECENT_DATES:]
+        recent = served[served["date"].isin(recent_dates)]
+        row: dict[str, object] = {"horizon": horizon, "forecasts": len(served)}
+        for label in (80, 95):
+            inside = served[f"inside_{label}"]
+            for tercile, name in enumerate(TERCILES):
+                in_tercile = inside[served[TERCILE] == tercile]
+                row[f"coverage_{label}_{name}_volatility"] = (
+                    float(in_tercile.mean()) if len(in_tercile) else float("nan")
+                )
+            row[f"coverage_{label}_last_60"] = float(recent[f"inside_{label}"].mean())
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)

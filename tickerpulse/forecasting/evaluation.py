@@ -5,7 +5,8 @@ it less an embargo of `horizon` dates (their labels would reach into the test bl
 A rolling window (`train_dates`) trains each fold on only the last that many dates, for
 series whose old regime no longer says much; by default the window expands.
 Intervals are normalized conformal: |residual| / (volatility_20 * sqrt(h)) quantiles from
-earlier folds only, so the coverage reported is coverage on data the quantiles never saw.
+earlier folds only, so the coverage reported is coverage on data the quantiles never saw; per
+volatility tercile and adapted as outcomes arrive (coverage.py).
 How many folds: by default enough to test the last `test_sessions` dates (2,000, eight years)
 or as many as the history holds; each fold retrains once, so `test_dates` is the retraining
 schedule (63 sessions, a quarter), not a daily refit.
@@ -22,6 +23,15 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from tickerpulse.features import SCALE_FEATURE
+from tickerpulse.forecasting.coverage import (
+    TERCILE,
+    TERCILES,
+    adaptive_intervals,
+    coverage_breakdown,
+    quantile_of_sorted,
+    scores_by_tercile,
+    volatility_terciles,
+)
 from tickerpulse.forecasting.models import model_inputs
 from tickerpulse.forecasting.significance import diebold_mariano, wilson_interval
 
@@ -71,7 +81,9 @@ class Evaluation:
     horizon: int
     metrics: dict[str, float]
     fold_metrics: list[dict[str, float]]
-    quantiles: dict[str, float]  # conformal score quantiles for the final model
+    # Conformal score quantiles for the final model: q80, q95 over all scores, and
+    # q80_low_volatility etc. per tercile at the adaptive level reached at the end.
+    quantiles: dict[str, float]
     predictions: pd.DataFrame = field(repr=False)
 
 
@@ -110,6 +122,9 @@ def walk_forward(
         raise ValueError(
             f"a rolling window needs at least {MIN_TRAIN_DATES} dates, not {train_dates}"
         )
+    # Ranked on the whole history of each ticker, before rows are dropped: the trailing window
+    # is sessions, not usable rows.
+    dataset = dataset.assign(**{TERCILE: volatility_terciles(dataset)})
     rows = modelling_rows(dataset, features)
     inputs = model_inputs(features)
     dates = np.sort(rows["date"].unique())
@@ -145,11 +160,21 @@ def summarize(
     horizon: int,
     predictions: pd.DataFrame,
     fold_metrics: list[dict[str, float]],
-    calibration: dict[int, np.ndarray] | None = None,
+    calibration: dict[int, pd.DataFrame] | None = None,
 ) -> Evaluation:
-    """Metrics over every fold of `predictions`, whose `score` column gives the quantiles."""
+    """Metrics over every fold of `predictions`, whose `score` column gives the quantiles.
+
+    `calibration[fold]`: the scores (score, volatility_tercile) the fold's intervals come from;
+    by default the folds before it, the first fold only calibrating."""
     metrics = point_metrics(predictions)
-    metrics.update(coverage_metrics(predictions, horizon, calibration))
+    coverage, quantiles, by_fold = coverage_metrics(predictions, horizon, calibration)
+    metrics.update(coverage)
+    # Each fold's coverage beside its errors: MLflow charts them by step, coverage over time.
+    folds = sorted(predictions["fold"].unique())
+    fold_metrics = [
+        {**values, **by_fold.get(fold, {})}
+        for values, fold in zip(fold_metrics, folds, strict=True)
+    ]
     metrics.update(significance_metrics(predictions, horizon))
     fold_ratios = np.array([m["relative_mae"] for m in fold_metrics])
     metrics["relative_mae_stderr"] = (
@@ -158,10 +183,6 @@ def summarize(
         else float("nan")
     )
     metrics["n_folds"] = float(len(fold_metrics))
-    quantiles = {
-        f"q{int(level * 100)}": conformal_quantile(predictions["score"].to_numpy(), level)
-        for level in LEVELS
-    }
     return Evaluation(name, horizon, metrics, fold_metrics, quantiles, predictions)
 
 
@@ -219,29 +240,66 @@ def directional_hits(predicted: pd.DataFrame) -> np.ndarray:
     return np.where(direction == 0, 0.5, (direction == moved).astype(float))
 
 
-def coverage_metrics(
-    predictions: pd.DataFrame, horizon: int, calibration: dict[int, np.ndarray] | None = None
-) -> dict[str, float]:
-    """Coverage of each fold's intervals, calibrated on the folds before it (the first fold only
-    calibrates), or on `calibration[fold]` scores when given."""
-    covered: dict[float, list[np.ndarray]] = {level: [] for level in LEVELS}
-    widths: dict[float, list[np.ndarray]] = {level: [] for level in LEVELS}
+def interval_coverage(
+    predictions: pd.DataFrame, horizon: int, calibration: dict[int, pd.DataFrame] | None = None
+) -> pd.DataFrame:
+    """Each scored row's adaptive intervals (coverage.py): covered_80, covered_95 and the
+    half-widths in log-price units. `calibration[fold]`: the scores (score, volatility_tercile)
+    the fold's intervals come from; by default the folds before it, the first fold only
+    calibrating. The final miscoverage rates per tercile are in `.attrs["alphas"]`."""
     folds = sorted(predictions["fold"].unique())
-    for fold in folds if calibration is not None else folds[1:]:
-        if calibration is not None:
-            earlier = calibration[fold]
-        else:
-            earlier = predictions.loc[predictions["fold"] < fold, "score"].to_numpy()
-        test = predictions[predictions["fold"] == fold]
-        scale = interval_scale(test, horizon)
-        for level in LEVELS:
-            half_width = conformal_quantile(earlier, level) * scale
-            covered[level].append(test["score"].to_numpy() * scale <= half_width)
-            price = test["close"].to_numpy() * np.exp(test["prediction"].to_numpy())
-            widths[level].append(2 * np.sinh(half_width) * price / test["close"].to_numpy())
-    metrics = {}
+    if calibration is None:
+        calibration = {fold: predictions[predictions["fold"] < fold] for fold in folds[1:]}
+        scored = predictions[predictions["fold"] > folds[0]]
+    else:
+        scored = predictions
+    by_tercile = {
+        fold: scores_by_tercile(frame["score"].to_numpy(), frame[TERCILE].to_numpy())
+        for fold, frame in calibration.items()
+    }
+    out = scored[["date", "ticker", "fold", TERCILE]].copy()
+    scale = interval_scale(scored, horizon)
+    out.attrs["alphas"] = {}
     for level in LEVELS:
         label = int(level * 100)
-        metrics[f"coverage_{label}"] = float(np.concatenate(covered[level]).mean())
-        metrics[f"width_{label}"] = float(np.concatenate(widths[level]).mean())
-    return metrics
+        adaptive = adaptive_intervals(scored, horizon, level, by_tercile)
+        out[f"covered_{label}"] = scored["score"].to_numpy() <= adaptive.half_widths
+        out[f"half_width_{label}"] = adaptive.half_widths * scale
+        out.attrs["alphas"][label] = adaptive.alphas
+    return out
+
+
+def coverage_metrics(
+    predictions: pd.DataFrame, horizon: int, calibration: dict[int, pd.DataFrame] | None = None
+) -> tuple[dict[str, float], dict[str, float], dict[int, dict[str, float]]]:
+    """Coverage and width of the adaptive intervals overall, per volatility tercile and over
+    the last sessions; the score quantiles the next forecasts would use; each fold's coverage."""
+    intervals = interval_coverage(predictions, horizon, calibration)
+    growth = np.exp(predictions.loc[intervals.index, "prediction"].to_numpy())
+    everything = scores_by_tercile(predictions["score"].to_numpy(), predictions[TERCILE].to_numpy())
+    metrics: dict[str, float] = {}
+    quantiles: dict[str, float] = {}
+    for level in LEVELS:
+        label = int(level * 100)
+        covered = intervals[f"covered_{label}"].to_numpy()
+        # Width of the price interval as a share of the last close.
+        widths = 2 * np.sinh(intervals[f"half_width_{label}"].to_numpy()) * growth
+        metrics[f"coverage_{label}"] = float(covered.mean())
+        metrics[f"width_{label}"] = float(widths.mean())
+        metrics.update(coverage_breakdown(covered, intervals, label))
+        quantiles[f"q{label}"] = conformal_quantile(predictions["score"].to_numpy(), level)
+        alphas = intervals.attrs["alphas"][label]
+        for tercile, tercile_name in enumerate(TERCILES):
+            quantiles[f"q{label}_{tercile_name}_volatility"] = quantile_of_sorted(
+                everything[tercile], 1 - alphas[tercile]
+            )
+    scored_folds = intervals["fold"].to_numpy()
+    by_fold = {
+        int(fold): {
+            f"coverage_{label}": float(intervals[f"covered_{label}"].to_numpy()[in_fold].mean())
+            for label in (int(level * 100) for level in LEVELS)
+        }
+        for fold in np.unique(scored_folds)
+        for in_fold in [scored_folds == fold]
+    }
+    return metrics, quantiles, by_fold

@@ -10,6 +10,7 @@ import pandas as pd
 
 from tickerpulse.calendar import sessions_after
 from tickerpulse.features import FEATURES, latest_rows
+from tickerpulse.forecasting.coverage import TERCILE, TERCILES, volatility_terciles
 from tickerpulse.forecasting.evaluation import LEVELS, interval_scale
 from tickerpulse.forecasting.models import input_frame
 
@@ -28,9 +29,30 @@ FORECAST_COLUMNS = [
 ]
 
 
+def served_quantiles(metrics: dict[str, float]) -> dict[str, float]:
+    """The score quantiles a registered version serves with: per volatility tercile where it
+    has them; versions registered before those have q80 and q95 only."""
+    return {
+        key: metrics[key]
+        for label in (int(level * 100) for level in LEVELS)
+        for key in (f"q{label}", *(f"q{label}_{name}_volatility" for name in TERCILES))
+        if key in metrics
+    }
+
+
+def _half_width_quantiles(
+    quantiles: dict[str, float], label: int, terciles: np.ndarray
+) -> np.ndarray:
+    per_tercile = [quantiles.get(f"q{label}_{name}_volatility") for name in TERCILES]
+    if any(value is None for value in per_tercile):
+        return np.full(len(terciles), quantiles[f"q{label}"])
+    return np.asarray(per_tercile, dtype=float)[terciles]
+
+
 def forecastable(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Each ticker's latest feature row where every feature is known (a new ticker with a
-    short history has warm-up gaps); and the tickers left out for it."""
+    short history has warm-up gaps), with its volatility tercile; and the tickers left out."""
+    features = features.assign(**{TERCILE: volatility_terciles(features)})
     latest = latest_rows(features)
     complete = latest.dropna(subset=FEATURES)
     complete = complete[complete["volatility_20"] > 0]
@@ -66,7 +88,7 @@ def make_forecasts(
     )
     for level in LEVELS:
         label = int(level * 100)
-        half_width = quantiles[f"q{label}"] * scale
+        half_width = _half_width_quantiles(quantiles, label, complete[TERCILE].to_numpy()) * scale
         out[f"lower_{label}"] = close * np.exp(predicted - half_width)
         out[f"upper_{label}"] = close * np.exp(predicted + half_width)
     out["model_name"] = model_name

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
+from tickerpulse.forecasting.coverage import TERCILE
 from tickerpulse.forecasting.evaluation import Evaluation, NotEnoughHistory, summarize
 
 SELECTED = "selected"
@@ -37,9 +37,9 @@ def _ratio_before(evaluation: Evaluation, fold: int) -> float:
     return error / naive if naive > 0 else float("inf")
 
 
-def _scores_before(evaluation: Evaluation, fold: int) -> np.ndarray:
+def _scores_before(evaluation: Evaluation, fold: int) -> pd.DataFrame:
     predictions = evaluation.predictions
-    return predictions.loc[predictions["fold"] < fold, "score"].to_numpy()
+    return predictions.loc[predictions["fold"] < fold, ["score", TERCILE]]
 
 
 def choose(evaluations: list[Evaluation], fold: int) -> Evaluation:
@@ -58,7 +58,7 @@ def nested_selection(
         )
     horizon = evaluations[0].horizon
     parts, fold_metrics, choices = [], [], []
-    calibration: dict[int, np.ndarray] = {}
+    calibration: dict[int, pd.DataFrame] = {}
     for fold in range(seed_folds, folds):
         chosen = choose(evaluations, fold)
         predictions = chosen.predictions

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from tickerpulse.features import compute_features
+from tickerpulse.forecasting.coverage import RECENT_DATES, by_volatility
 from tickerpulse.forecasting.evaluation import FOLD_DATES, TEST_SESSIONS
 from tickerpulse.forecasting.nested import nested_selection
 from tickerpulse.forecasting.promotion import DEFAULT_LEVEL, versus_random_walk
@@ -28,6 +29,20 @@ REPORTED = (
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
     return {key: round(metrics[key], 6) for key in REPORTED}
+
+
+def conditional_coverage(metrics: dict[str, float]) -> dict[str, Any]:
+    """Coverage of the 80 and 95 % intervals per volatility tercile (low to high; terciles of
+    each day's volatility_20 among its ticker's previous three years) and over the last
+    sessions tested."""
+    report: dict[str, Any] = {}
+    for label in (80, 95):
+        report[f"coverage_{label}_by_volatility"] = [
+            round(value, 6) for value in by_volatility(metrics, label)
+        ]
+        key = f"coverage_{label}_last_{RECENT_DATES}"
+        report[key] = round(metrics[key], 6)
+    return report
 
 
 def evaluate_ticker(
@@ -69,6 +84,8 @@ def evaluate_ticker(
         "selection": "nested",
         "model": nested.final.model,  # chosen on every fold: what would serve next
         **_rounded(metrics),
+        **conditional_coverage(metrics),
+        "intervals": "conformal, per volatility tercile, adaptive (ACI)",
         "directional_accuracy_ci95": [
             round(metrics["directional_accuracy_low"], 6),
             round(metrics["directional_accuracy_high"], 6),

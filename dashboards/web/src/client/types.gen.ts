@@ -287,6 +287,30 @@ export type ModelVersion = {
      */
     coverage_95: number;
     /**
+     * Dm Pvalue
+     *
+     * one-sided Diebold-Mariano p-value against the random walk (nested selection's forecast); none for versions registered before the test
+     */
+    dm_pvalue?: number | null;
+    /**
+     * Coverage 80 By Volatility
+     *
+     * 80 % interval coverage per volatility tercile: low, mid, high
+     */
+    coverage_80_by_volatility?: Array<number> | null;
+    /**
+     * Coverage 95 By Volatility
+     *
+     * 95 % interval coverage per volatility tercile: low, mid, high
+     */
+    coverage_95_by_volatility?: Array<number> | null;
+    /**
+     * Coverage 80 By Fold
+     *
+     * 80 % interval coverage of each walk-forward test fold (63 sessions), oldest first
+     */
+    coverage_80_by_fold?: Array<number>;
+    /**
      * Trained Window
      *
      * first and last date of the training data

@@ -1,5 +1,6 @@
-// The model card: per horizon, the serving champion's skill against the random walk, its
-// interval coverage, version and when it was last trained.
+// The model card: per horizon, the serving champion's skill against the random walk and its
+// significance, its interval coverage (overall, per volatility tercile, fold by fold), version
+// and when it was last trained.
 import { useQuery } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 
@@ -8,7 +9,8 @@ import { Empty, ErrorNotice, Loading } from '@/components/Status';
 import { formatAge, formatDateTime } from '@/utils/format';
 
 import { modelsQuery } from '../api/get-models';
-import { describeCoverage, describeSkill, lastTrained, type Verdict } from '../lib/skill';
+import { describeCoverage, describeSignificance, describeSkill, describeTerciles, lastTrained, type Verdict } from '../lib/skill';
+import { CoverageChart } from './CoverageChart';
 
 const Figure = ({ label, children }: { label: string; children: ReactNode }) => (
   <div className="figure">
@@ -43,6 +45,18 @@ function ScopeCard({ scope }: { scope: ModelScope }) {
           </Figure>
           <Figure label="95 % coverage">
             <Judged verdict={describeCoverage(champion.coverage_95, 0.95)} />
+          </Figure>
+          <Figure label="Against the random walk (Diebold-Mariano)">
+            <Judged verdict={describeSignificance(champion.dm_pvalue)} />
+          </Figure>
+          <Figure label="80 % coverage by volatility">
+            <Judged verdict={describeTerciles(champion.coverage_80_by_volatility, 0.8)} />
+          </Figure>
+          <Figure label="95 % coverage by volatility">
+            <Judged verdict={describeTerciles(champion.coverage_95_by_volatility, 0.95)} />
+          </Figure>
+          <Figure label="80 % coverage by fold">
+            <CoverageChart byFold={champion.coverage_80_by_fold ?? []} nominal={0.8} />
           </Figure>
           <Figure label="Last trained">
             {formatDateTime(trained)} <span className="muted">{formatAge(trained)}</span>

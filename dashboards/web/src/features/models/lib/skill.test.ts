@@ -1,6 +1,6 @@
 import type { ModelScope } from '@/client';
 
-import { describeCoverage, describeSkill, lastTrained } from './skill';
+import { describeCoverage, describeSignificance, describeSkill, describeTerciles, lastTrained } from './skill';
 
 describe('describeSkill', () => {
   it('reads a relative MAE below 1 as a lower error than the random walk', () => {
@@ -53,5 +53,22 @@ describe('lastTrained', () => {
 
   it('is null for a scope never trained', () => {
     expect(lastTrained({ name: 'x', horizon: 1, champion: null, challenger: null, history: [] })).toBeNull();
+  });
+});
+
+describe('describeSignificance', () => {
+  it('calls a p-value under 5 % significant and one above it noise', () => {
+    expect(describeSignificance(0.012)).toEqual({ text: 'p = 0.012: significant', tone: 'good' });
+    expect(describeSignificance(0.4)).toEqual({ text: 'p = 0.400: within noise of the random walk', tone: 'neutral' });
+    expect(describeSignificance(0.0001).text).toBe('p = < 0.001: significant');
+    expect(describeSignificance(null).text).toBe('not tested');
+  });
+});
+
+describe('describeTerciles', () => {
+  it('lists calm to turbulent and warns when one is more than 3 points off', () => {
+    expect(describeTerciles([0.799, 0.801, 0.81], 0.8)).toEqual({ text: 'calm 79.9 · mid 80.1 · turbulent 81.0 %', tone: 'good' });
+    expect(describeTerciles([0.76, 0.82, 0.86], 0.8).tone).toBe('bad');
+    expect(describeTerciles(null, 0.8).text).toBe('not measured');
   });
 });

@@ -34,3 +34,23 @@ export function lastTrained(scope: ModelScope): string | null {
   const stamps = scope.history.map((change) => change.changed_at).sort();
   return stamps.at(-1) ?? null;
 }
+
+/** The Diebold-Mariano p-value against the random walk: below 5 % the edge is more than noise. */
+export function describeSignificance(pvalue: number | null | undefined): Verdict {
+  if (!known(pvalue)) return { text: 'not tested', tone: 'neutral' };
+  const text = `p = ${pvalue < 0.001 ? '< 0.001' : pvalue.toFixed(3)}`;
+  return pvalue < 0.05
+    ? { text: `${text}: significant`, tone: 'good' }
+    : { text: `${text}: within noise of the random walk`, tone: 'neutral' };
+}
+
+/** Coverage per volatility tercile, e.g. "calm 79.9 · mid 80.1 · turbulent 81.0 %"; a tercile
+ * more than 3 points off its level reads as a warning. */
+export function describeTerciles(coverage: number[] | null | undefined, nominal: number): Verdict {
+  if (!coverage || coverage.length !== 3 || !coverage.every(known)) {
+    return { text: 'not measured', tone: 'neutral' };
+  }
+  const names = ['calm', 'mid', 'turbulent'];
+  const text = `${coverage.map((value, index) => `${names[index]} ${(value * 100).toFixed(1)}`).join(' · ')} %`;
+  return { text, tone: coverage.some((value) => Math.abs(value - nominal) > 0.03) ? 'bad' : 'good' };
+}
