@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from tickerpulse.errors import RegistryUnavailable
+from tickerpulse.errors import AliasMoved, RegistryUnavailable
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
@@ -146,6 +146,10 @@ def _not_found(error: Exception) -> bool:
     return code == "RESOURCE_DOES_NOT_EXIST" or (
         code == "INVALID_PARAMETER_VALUE" and "not found" in str(error)
     )
+
+
+def _shown_version(version: str | None) -> str:
+    return f"v{version}" if version is not None else "no version"
 
 
 def shown_uri(uri: str) -> str:
@@ -301,6 +305,40 @@ class ModelRegistry:
     def set_alias(self, name: str, alias: str, version: str) -> None:
         with self._reaching(self.lookups):
             self.client.set_registered_model_alias(name, alias, version)
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version `alias` points at; None when the model or the alias does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with self._reaching(self.lookups):
+                return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException as error:
+            if _not_found(error):
+                return None
+            raise
+
+    def move_alias(self, name: str, alias: str, version: str, expected: str | None) -> None:
+        """Point `alias` at `version` only if it still points at `expected` (None: nowhere),
+        the version a decision compared against; AliasMoved otherwise, the alias untouched.
+        MLflow has no compare-and-set: this reads, then sets, then reads back. Writers that
+        hold the model's training lease never interleave here, so among them it is atomic; a
+        writer outside the platform (a person in the MLflow UI) could only slip in between the
+        read and the set, and the read-back then reports it instead of letting it pass."""
+        current = self.alias_version(name, alias)
+        if current != expected:
+            raise AliasMoved(
+                f"{name}@{alias} points at {_shown_version(current)}, not at "
+                f"{_shown_version(expected)} as when the decision was made: not moved to "
+                f"v{version}; train again to compare against the current {alias}"
+            )
+        self.set_alias(name, alias, version)
+        after = self.alias_version(name, alias)
+        if after != version:
+            raise AliasMoved(
+                f"{name}@{alias} was moved to {_shown_version(after)} by another writer while "
+                f"it was being moved to v{version}"
+            )
 
     def run_url(self, ui_url: str, name: str, run_id: str) -> str:
         """The run's page in the MLflow UI at `ui_url`."""
