@@ -60,3 +60,6 @@ class AliasMoved(TickerPulseError):
     """An alias no longer points at the version a decision was based on: moving it now would
     overwrite a change the decision never saw."""
 
+
+class UntrustedModel(TickerPulseError):
+    """A model artifact that is not a skops file of trusted types only: never deserialized."""

@@ -11,18 +11,20 @@ model or alias that does not exist reads as "none".
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from tickerpulse.errors import AliasMoved, RegistryUnavailable
+from tickerpulse.errors import AliasMoved, RegistryUnavailable, UntrustedModel
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
@@ -349,9 +351,39 @@ class ModelRegistry:
             self.client.set_model_version_tag(name, version, key, value)
 
     def load(self, name: str, alias: str) -> Any:
-        with self._reaching(TRANSFER), self._fluent():
-            return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+        return self._load_trusted(f"models:/{name}@{alias}")
 
     def load_version(self, name: str, version: str) -> Any:
-        with self._reaching(TRANSFER), self._fluent():
-            return self.mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        return self._load_trusted(f"models:/{name}/{version}")
+
+    def _load_trusted(self, uri: str) -> Any:
+        """The model at `uri`, read with skops trusting skops' defaults and TRUSTED_TYPES only.
+        Not mlflow.sklearn.load_model: it takes the format and the trust list from the model's
+        own MLmodel file, so an artifact saying `pickle`, or listing any type as trusted, would
+        run whatever code it holds. Anything else is UntrustedModel, and nothing of it runs."""
+        import skops.io
+        from mlflow.artifacts import download_artifacts
+        from mlflow.models import Model
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        with (
+            self._reaching(TRANSFER),
+            self._fluent(),
+            tempfile.TemporaryDirectory(prefix="tickerpulse-model-") as folder,
+        ):
+            local = Path(download_artifacts(artifact_uri=uri, dst_path=folder)).resolve()
+            flavor = Model.load(str(local)).flavors.get("sklearn", {})
+            if flavor.get("serialization_format") != "skops":
+                raise UntrustedModel(
+                    f"{uri} is saved as {flavor.get('serialization_format', 'no sklearn model')!r}"
+                    ", not skops: refused (only skops files are read, never pickles)"
+                )
+            path = (local / str(flavor.get("pickled_model", ""))).resolve()
+            if not path.is_file() or not path.is_relative_to(local):
+                raise UntrustedModel(f"{uri} names no model file inside its artifacts: refused")
+            try:
+                return skops.io.load(path, trusted=TRUSTED_TYPES)
+            except UntrustedTypesFoundException as error:
+                raise UntrustedModel(
+                    f"{uri} holds types this platform does not trust: refused ({error})"
+                ) from error
