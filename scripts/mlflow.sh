@@ -3,6 +3,9 @@
 # artifacts in S3 (moto_server from scripts/moto.sh standing in for MinIO), on 127.0.0.1.
 #   scripts/mlflow.sh start   prints the tracking URI once /health answers
 #   scripts/mlflow.sh stop
+# With TP_MLFLOW_ADMIN_PASSWORD set, the server runs MLflow's basic-auth app as compose does:
+# admin `tickerpulse` with that password, every other user read-only; its user store and CSRF
+# key live in the state folder. Clients sign in with http://tickerpulse:PASSWORD@host:port.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 port=${TP_MLFLOW_PORT:-55500}
@@ -22,12 +25,26 @@ start() {
   export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} MLFLOW_S3_ENDPOINT_URL="$s3"
   db="${pg%/*}/mlflow"
   "$venv/python" "$root/scripts/provision.py" --postgres "$pg" --database mlflow --s3 "$s3" --bucket "$bucket"
+  local auth=()
+  if [ -n "${TP_MLFLOW_ADMIN_PASSWORD:-}" ]; then
+    mkdir -p "$state"
+    printf '[mlflow]\ndefault_permission = READ\ndatabase_uri = sqlite:///%s/auth.db\nauthorization_function = mlflow.server.auth:authenticate_request_basic_auth\n' \
+      "$state" >"$state/auth.ini"
+    [ -s "$state/secret" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$state/secret"
+    export MLFLOW_AUTH_CONFIG_PATH="$state/auth.ini" MLFLOW_AUTH_ADMIN_USERNAME=tickerpulse
+    export MLFLOW_AUTH_ADMIN_PASSWORD="$TP_MLFLOW_ADMIN_PASSWORD"
+    MLFLOW_FLASK_SERVER_SECRET_KEY=$(cat "$state/secret")
+    export MLFLOW_FLASK_SERVER_SECRET_KEY
+    auth=(--app-name basic-auth)
+  fi
   start_daemon "MLflow server" "$state" "$url/health" 60 \
-    "$venv/mlflow" server --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
+    "$venv/mlflow" server "${auth[@]}" --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
     --host 127.0.0.1 --port "$port" --workers 1
   # /health answers before the backend store is opened; the first store call opens it, which
   # takes seconds: made here, so that clients with a bounded timeout find the server ready.
-  curl -sf --max-time 120 "$url/api/2.0/mlflow/experiments/search?max_results=1" >/dev/null || true
+  local sign_in=()
+  [ -z "${TP_MLFLOW_ADMIN_PASSWORD:-}" ] || sign_in=(-u "tickerpulse:$TP_MLFLOW_ADMIN_PASSWORD")
+  curl -sf "${sign_in[@]}" --max-time 120 "$url/api/2.0/mlflow/experiments/search?max_results=1" >/dev/null || true
   echo "$url"
 }
 

@@ -44,3 +44,22 @@ class RegistryUnavailable(DependencyUnavailable):
 
     dependency = "model registry"
     retry_after_seconds = 15
+
+
+class LeaseHeld(TickerPulseError):
+    """Another process holds the lease (a training of the same model is running): the caller
+    is refused, with who holds it and since when."""
+
+
+class LeaseLost(TickerPulseError):
+    """The lease expired while its holder worked and another process took it: the holder must
+    stop before doing anything only the lease's holder may do."""
+
+
+class AliasMoved(TickerPulseError):
+    """An alias no longer points at the version a decision was based on: moving it now would
+    overwrite a change the decision never saw."""
+
+
+class UntrustedModel(TickerPulseError):
+    """A model artifact that is not a skops file of trusted types only: never deserialized."""

@@ -5,7 +5,11 @@ run's summary, and each horizon's registered run names it as parent. The registr
 registration and aliases, each call scoped to its own store.
 """
 
+import datetime as dt
+import os
+import socket
 from collections import Counter
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -17,10 +21,17 @@ from orchestration.automation import weekly_retrain
 from orchestration.metadata import markdown_table
 from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
 from orchestration.tracking import MLFLOW_RUN_URL_TAG
-from tickerpulse.errors import RegistryUnavailable
+from tickerpulse.errors import AliasMoved, LeaseHeld, LeaseLost, RegistryUnavailable
 from tickerpulse.forecasting.report import conditional_coverage
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import get_settings
+from tickerpulse.stores.leases import HeldLease, LeaseStore, dagster_owner, training_lease
+
+# One training per model at a time, whichever door started it (the weekly automation, the UI,
+# the API's Celery worker): each runs this asset, in its own process, under this lease. Renewed
+# every quarter of it while training lives; a holder that died frees it a minute later at most.
+TRAINING_LEASE_TTL = dt.timedelta(seconds=60)
+
 
 SHOWN_METRICS = [
     "relative_mae",
@@ -58,6 +69,42 @@ def price_model(
     if mlflow.tracking_uri == registry.registry.tracking_uri:
         # MLflow shows a parent link only within one store.
         run_tags["mlflow.parentRunId"] = training_run_id
+    try:
+        lease = HeldLease.take(
+            LeaseStore(raw_store.store),
+            training_lease(registry.base_name),
+            f"{dagster_owner(context.run_id)}({socket.gethostname()} pid {os.getpid()})",
+            TRAINING_LEASE_TTL,
+        )
+    except LeaseHeld as error:
+        raise dg.Failure(
+            f"refused: another training of {registry.base_name} is running ({error}); "
+            "the champion is left to it"
+        ) from error
+    with lease:
+        metadata = _train_every_horizon(
+            context, warehouse, registry, raw_store, tracking, training_run_id, run_tags, lease
+        )
+    dagster_run = context.instance.get_run_by_id(context.run_id)
+    if dagster_run is not None and MLFLOW_RUN_URL_TAG in dagster_run.tags:
+        metadata["mlflow_training_run"] = dg.MetadataValue.url(dagster_run.tags[MLFLOW_RUN_URL_TAG])
+    metadata["mlflow_training_run_id"] = training_run_id
+    metadata["mlflow_tracking_uri"] = registry.registry.tracking_uri
+    return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+
+
+def _train_every_horizon(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    registry: RegistryResource,
+    raw_store: RawStoreResource,
+    tracking: Any,
+    training_run_id: str,
+    run_tags: dict[str, str],
+    lease: HeldLease,
+) -> dict[str, object]:
+    """Train, register and gate each horizon; the lease is checked before every alias move."""
+    settings = get_settings()
     features = warehouse.warehouse.read("price_features")
     metadata: dict[str, object] = {}
     for horizon in settings.horizons:
@@ -74,11 +121,16 @@ def price_model(
                 significance=settings.promotion_significance,
                 test_dates=settings.walk_forward_fold_dates,
                 test_sessions=settings.walk_forward_test_sessions,
+                guard=lease.ensure_held,
             )
         except RegistryUnavailable as error:
             raise dg.Failure(
                 f"training stopped at h={horizon}, the champion left as it was: {error}",
                 allow_retries=True,
+            ) from error
+        except (LeaseLost, AliasMoved) as error:
+            raise dg.Failure(
+                f"training stopped at h={horizon}, the champion not moved: {error}"
             ) from error
         context.log.info(
             f"h={horizon}: {outcome.best.model} v{outcome.version.version}: {outcome.decision.reason}"
@@ -122,9 +174,4 @@ def price_model(
             f"h{horizon}_registered_version",
             f"{outcome.model_name} v{outcome.version.version}",
         )
-    dagster_run = context.instance.get_run_by_id(context.run_id)
-    if dagster_run is not None and MLFLOW_RUN_URL_TAG in dagster_run.tags:
-        metadata["mlflow_training_run"] = dg.MetadataValue.url(dagster_run.tags[MLFLOW_RUN_URL_TAG])
-    metadata["mlflow_training_run_id"] = training_run_id
-    metadata["mlflow_tracking_uri"] = registry.registry.tracking_uri
-    return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+    return metadata

@@ -6,8 +6,8 @@ import pandas as pd
 from orchestration.assets.models import price_model
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
-from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history, served_coverage
-from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
+from tickerpulse.forecasting.accuracy import accuracy_by_version, served_coverage
+from tickerpulse.forecasting.forecast import make_forecasts, publish_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import get_settings
 
@@ -46,11 +46,7 @@ def price_forecasts(
         batches.append(forecasts)
         skipped_all.update(skipped)
     everything = pd.concat(batches, ignore_index=True)
-    for ticker, rows in everything.groupby("ticker"):
-        # Keep earlier batches: forecast_accuracy scores them once their target day closes.
-        history = wh.read("price_forecasts", str(ticker)).drop(columns="ticker", errors="ignore")
-        batch = rows.drop(columns="ticker")
-        wh.write_partition("price_forecasts", str(ticker), merge_history(history, batch))
+    publish_forecasts(wh, everything)
     if skipped_all:
         context.log.warning(f"no forecast (incomplete latest features): {sorted(skipped_all)}")
     shown = everything[

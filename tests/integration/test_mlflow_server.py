@@ -1,12 +1,16 @@
 """Train, register, promote and load through a real MLflow server: PostgreSQL + S3 artifacts."""
 
+import socket
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from fastapi.testclient import TestClient
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from serving.app import create_app
 from tests.conftest import service_script, synthetic_panel
@@ -130,3 +134,46 @@ def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
     after = registry.by_alias(f"{base}-h1", "champion")
     assert after is not None and after.version == champion.version  # type: ignore[union-attr]
     assert store.alias_history(f"{base}-h1") == history
+
+
+@pytest.fixture
+def mlflow_with_auth(
+    mlflow_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, str]]:
+    """A second server from the same script, running MLflow's basic-auth app as compose does:
+    (its address, the admin's password)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    password = uuid.uuid4().hex
+    monkeypatch.setenv("TP_MLFLOW_PORT", str(port))
+    monkeypatch.setenv("TP_MLFLOW_DIR", str(tmp_path / "mlflow-auth"))
+    monkeypatch.setenv("TP_MLFLOW_ADMIN_PASSWORD", password)
+    try:
+        yield service_script("mlflow", timeout=300), password
+    finally:
+        service_script("mlflow", "stop")
+
+
+def test_with_basic_auth_only_the_platform_moves_the_champion(
+    mlflow_with_auth: tuple[str, str], postgres_database: str
+) -> None:
+    url, password = mlflow_with_auth
+    signed_in = url.replace("http://", f"http://tickerpulse:{password}@")
+    base = f"auth-{uuid.uuid4().hex[:8]}"
+    # The platform's registry signs in through its URI, trains and moves aliases as ever.
+    champion = train_h1(
+        ModelRegistry(signed_in, artifact_uri=""), RawStore(postgres_database), base
+    )
+    champion_version = champion.champion.version  # type: ignore[union-attr]
+    name = f"{base}-h1"
+    for client in (MlflowClient(url), MlflowClient(url.replace("http://", "http://x:wrong@"))):
+        with pytest.raises(MlflowException) as refused:
+            client.set_registered_model_alias(name, "champion", champion.version.version)
+        assert refused.value.get_http_status_code() == 401
+        with pytest.raises(MlflowException):
+            client.get_model_version_by_alias(name, "champion")  # not even a read
+    platform = ModelRegistry(signed_in, artifact_uri="")
+    assert platform.alias_version(name, "champion") == champion_version
+    platform.move_alias(name, "champion", champion.version.version, expected=champion_version)
+    assert platform.alias_version(name, "champion") == champion.version.version

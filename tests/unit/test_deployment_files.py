@@ -1,8 +1,10 @@
 """Deployment files: the compose file against the compose spec, the workspaces against the code."""
 
+import configparser
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -98,3 +100,54 @@ def test_every_variable_compose_needs_is_documented() -> None:
     example = (ROOT / ".env.example").read_text()
     for name in set(re.findall(r"\$\{(\w+)", compose)):
         assert re.search(rf"^# {name}=", example, re.M), f"{name} is not in .env.example"
+
+
+# Consoles with no authentication of their own (or whose users can change what the API
+# serves): published on the host's loopback only; the README says how to expose them.
+CONSOLES = ("mlflow", "dagster-webserver", "minio", "prometheus")
+
+
+def _published(service: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """(host address, host port) of each published port, short or long syntax."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append((port.get("host_ip"), str(port.get("published"))))
+        else:
+            parts = str(port).rsplit(":", 2)
+            found.append((parts[0] if len(parts) == 3 else None, parts[-2]))
+    return found
+
+
+def test_the_consoles_are_published_on_the_loopback_only() -> None:
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    for name in CONSOLES:
+        published = _published(compose["services"][name])
+        assert published, f"{name} publishes no port"
+        for address, port in published:
+            assert address == "127.0.0.1", f"{name} publishes {port} on every interface"
+
+
+def test_mlflow_runs_its_basic_auth_app_and_the_platform_signs_in() -> None:
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())
+    mlflow = compose["services"]["mlflow"]
+    command = mlflow["command"]
+    assert command[command.index("--app-name") + 1] == "basic-auth"
+    env = mlflow["environment"]
+    # The admin's credentials come from the environment, never from the committed file.
+    assert env["MLFLOW_AUTH_ADMIN_PASSWORD"].startswith("${MLFLOW_PASSWORD:?")
+    assert env["MLFLOW_FLASK_SERVER_SECRET_KEY"].startswith("${MLFLOW_SECRET_KEY:?")
+    config_path = env["MLFLOW_AUTH_CONFIG_PATH"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in mlflow["volumes"]}
+    config = configparser.ConfigParser()
+    config.read(ROOT / "docker" / mounted[config_path])
+    assert "admin_password" not in config["mlflow"]
+    # Anyone else who signs up only reads: moving the champion needs EDIT on the model.
+    assert config["mlflow"]["default_permission"] == "READ"
+    # Its user store lives on a volume of its own, not in the container.
+    database = config["mlflow"]["database_uri"].removeprefix("sqlite:///")
+    assert any(database.startswith(f"{path}/") for path in mounted if path.startswith("/data"))
+    # Every service of our image signs in as that admin.
+    app_env = compose["x-app"]["environment"]
+    assert app_env["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_AUTH_ADMIN_USERNAME"]
+    assert app_env["MLFLOW_TRACKING_PASSWORD"].startswith("${MLFLOW_PASSWORD")

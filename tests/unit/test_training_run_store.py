@@ -3,6 +3,7 @@
 import datetime as dt
 import time
 
+from tickerpulse.stores.leases import LeaseStore, dagster_owner, training_lease
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.training_runs import TrainingRunStore
 
@@ -58,3 +59,22 @@ def test_a_released_run_can_be_claimed_again_at_once(raw_store: RawStore) -> Non
     runs.release(run.id, "OperationalError: database restarting")
     assert runs.claim(run.id, "dagster-2", dt.timedelta(hours=1))
     assert runs.require(run.id).error is None
+
+
+def test_a_run_whose_training_still_holds_the_lease_is_not_taken_over(
+    raw_store: RawStore,
+) -> None:
+    """A heartbeat late past `stale_after` (a loaded host, a locked database) while the run's
+    training renews the model's lease: the worker is alive, and a second one must not train."""
+    runs, leases = TrainingRunStore(raw_store), LeaseStore(raw_store)
+    run, _ = runs.submit("tickerpulse-price")
+    assert runs.claim(run.id, "dagster-1", STALE)
+    owner = f"{dagster_owner('dagster-1')}(host pid 1)"
+    assert leases.acquire(training_lease("tickerpulse-price"), owner, dt.timedelta(seconds=60))
+    time.sleep(STALE.total_seconds() * 2)
+    assert not runs.claim(run.id, "dagster-2", STALE)
+    assert runs.require(run.id).dagster_run_id == "dagster-1"
+    # Another model's lease, or another run's, says nothing about this run.
+    leases.release(training_lease("tickerpulse-price"), owner)
+    assert leases.acquire(training_lease("other-model"), owner, dt.timedelta(seconds=60))
+    assert runs.claim(run.id, "dagster-2", STALE)

@@ -7,6 +7,7 @@ import pandas as pd
 
 from tickerpulse.features import SCALE_FEATURE
 from tickerpulse.forecasting.coverage import RECENT_DATES, TERCILE, TERCILES, volatility_terciles
+from tickerpulse.stores.warehouse.base import ROW_KEYS, replace_rows
 
 GROUP = ["model_name", "model_version", "ticker", "horizon"]
 
@@ -55,14 +56,7 @@ def accuracy_by_version(forecasts: pd.DataFrame, prices: pd.DataFrame) -> pd.Dat
 
 def merge_history(history: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
     """Forecast history with a new batch: a re-run for the same session and horizon replaces."""
-    if history.empty:
-        return batch.reset_index(drop=True)
-    keys = set(zip(batch["date"], batch["horizon"], strict=True))
-    kept = history[
-        [(d, h) not in keys for d, h in zip(history["date"], history["horizon"], strict=True)]
-    ]
-    merged = pd.concat([kept[batch.columns], batch], ignore_index=True)
-    return merged.sort_values(["date", "horizon"]).reset_index(drop=True)
+    return replace_rows(history, batch, ROW_KEYS["price_forecasts"])
 
 
 def served_coverage(

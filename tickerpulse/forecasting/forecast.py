@@ -13,6 +13,7 @@ from tickerpulse.features import FEATURES, latest_rows
 from tickerpulse.forecasting.coverage import TERCILE, TERCILES, volatility_terciles
 from tickerpulse.forecasting.evaluation import LEVELS, interval_scale
 from tickerpulse.forecasting.models import input_frame
+from tickerpulse.stores.warehouse import Warehouse
 
 FORECAST_COLUMNS = [
     "ticker",
@@ -113,3 +114,11 @@ def forecast_record(row: pd.Series) -> dict[str, Any]:
         "model": row["model"],
         "created_at": row["created_at"],
     }
+
+
+def publish_forecasts(warehouse: Warehouse, forecasts: pd.DataFrame) -> None:
+    """Add a batch to each ticker's forecast history, keeping earlier batches (accuracy scores
+    them once their target session closes); a re-run for the same session and horizon
+    replaces. A merge, not read-then-write: a run publishing at the same time keeps its rows."""
+    for ticker, rows in forecasts.groupby("ticker"):
+        warehouse.merge_partition("price_forecasts", str(ticker), rows.drop(columns="ticker"))

@@ -98,8 +98,10 @@ def train_horizon(
     significance: float = DEFAULT_LEVEL,
     test_dates: int = FOLD_DATES,
     test_sessions: int = TEST_SESSIONS,
+    guard: Callable[[], None] | None = None,
 ) -> TrainingOutcome:
-    """`run_tags` go on the registered version's MLflow run: the caller's lineage (which
+    """`guard` runs before every alias move and raises to stop it (the training lease's
+    check that it is still held). `run_tags` go on the registered version's MLflow run: the caller's lineage (which
     orchestrator run trained it, under which parent run). A registry that fails raises
     RegistryUnavailable and training stops there: the gate never mistakes an outage for "no
     champion", and an alias change is recorded only after the registry made it."""
@@ -155,6 +157,8 @@ def train_horizon(
         significance,
         _champion_better(nested, evaluations, champion, horizon),
     )
+    check = guard or (lambda: None)
+    check()
     registry.set_alias(name, "challenger", version.version)
     # The gate's reason goes with the challenger row either way: a rejection is history too.
     verdict = "promoted" if decision.promote else "not promoted"
@@ -168,7 +172,11 @@ def train_horizon(
     )
     registry.tag_version(name, version.version, "promotion", f"{verdict}: {decision.reason}")
     if decision.promote:
-        registry.set_alias(name, "champion", version.version)
+        check()
+        # Compare-and-set: the champion the gate judged against must still be the champion.
+        registry.move_alias(
+            name, "champion", version.version, champion.version if champion else None
+        )
         raw_store.record_alias_change(
             name, version.version, "challenger", "champion", metrics, decision.reason
         )
@@ -185,6 +193,7 @@ def train_horizon(
             train_dates,
             test_dates,
             decision,
+            check,
         )
     return TrainingOutcome(
         horizon, name, best, nested.candidates, version, decision, champion, nested
@@ -219,6 +228,7 @@ def _random_walk_serves(
     train_dates: int | None,
     test_dates: int,
     decision: Decision,
+    check: Callable[[], None],
 ) -> ModelVersionInfo | None:
     """Registers the random walk as champion: the declined model must not leave nothing to serve."""
     naive = next((e for e in evaluations if e.model == BASELINE), None)
@@ -250,7 +260,8 @@ def _random_walk_serves(
         window="expanding" if train_dates is None else f"rolling {train_dates} dates",
     )
     reason = f"the random walk serves: {decision.reason}"
-    registry.set_alias(name, "champion", version.version)
+    check()
+    registry.move_alias(name, "champion", version.version, expected=None)
     raw_store.record_alias_change(name, version.version, None, "champion", metrics, reason)
     registry.tag_version(name, version.version, "promotion", f"promoted: {reason}")
     return registry.by_alias(name, "champion")

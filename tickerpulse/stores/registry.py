@@ -11,18 +11,20 @@ model or alias that does not exist reads as "none".
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 
-from tickerpulse.errors import RegistryUnavailable
+from tickerpulse.errors import AliasMoved, RegistryUnavailable, UntrustedModel
 
 # log_model otherwise infers requirements by importing the model: about 24 s each time.
 PIP_REQUIREMENTS = ["scikit-learn", "pandas", "numpy"]
@@ -146,6 +148,10 @@ def _not_found(error: Exception) -> bool:
     return code == "RESOURCE_DOES_NOT_EXIST" or (
         code == "INVALID_PARAMETER_VALUE" and "not found" in str(error)
     )
+
+
+def _shown_version(version: str | None) -> str:
+    return f"v{version}" if version is not None else "no version"
 
 
 def shown_uri(uri: str) -> str:
@@ -302,6 +308,40 @@ class ModelRegistry:
         with self._reaching(self.lookups):
             self.client.set_registered_model_alias(name, alias, version)
 
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version `alias` points at; None when the model or the alias does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            with self._reaching(self.lookups):
+                return str(self.client.get_model_version_by_alias(name, alias).version)
+        except MlflowException as error:
+            if _not_found(error):
+                return None
+            raise
+
+    def move_alias(self, name: str, alias: str, version: str, expected: str | None) -> None:
+        """Point `alias` at `version` only if it still points at `expected` (None: nowhere),
+        the version a decision compared against; AliasMoved otherwise, the alias untouched.
+        MLflow has no compare-and-set: this reads, then sets, then reads back. Writers that
+        hold the model's training lease never interleave here, so among them it is atomic; a
+        writer outside the platform (a person in the MLflow UI) could only slip in between the
+        read and the set, and the read-back then reports it instead of letting it pass."""
+        current = self.alias_version(name, alias)
+        if current != expected:
+            raise AliasMoved(
+                f"{name}@{alias} points at {_shown_version(current)}, not at "
+                f"{_shown_version(expected)} as when the decision was made: not moved to "
+                f"v{version}; train again to compare against the current {alias}"
+            )
+        self.set_alias(name, alias, version)
+        after = self.alias_version(name, alias)
+        if after != version:
+            raise AliasMoved(
+                f"{name}@{alias} was moved to {_shown_version(after)} by another writer while "
+                f"it was being moved to v{version}"
+            )
+
     def run_url(self, ui_url: str, name: str, run_id: str) -> str:
         """The run's page in the MLflow UI at `ui_url`."""
         return f"{ui_url}/#/experiments/{self.experiment_id(name)}/runs/{run_id}"
@@ -311,9 +351,39 @@ class ModelRegistry:
             self.client.set_model_version_tag(name, version, key, value)
 
     def load(self, name: str, alias: str) -> Any:
-        with self._reaching(TRANSFER), self._fluent():
-            return self.mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+        return self._load_trusted(f"models:/{name}@{alias}")
 
     def load_version(self, name: str, version: str) -> Any:
-        with self._reaching(TRANSFER), self._fluent():
-            return self.mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        return self._load_trusted(f"models:/{name}/{version}")
+
+    def _load_trusted(self, uri: str) -> Any:
+        """The model at `uri`, read with skops trusting skops' defaults and TRUSTED_TYPES only.
+        Not mlflow.sklearn.load_model: it takes the format and the trust list from the model's
+        own MLmodel file, so an artifact saying `pickle`, or listing any type as trusted, would
+        run whatever code it holds. Anything else is UntrustedModel, and nothing of it runs."""
+        import skops.io
+        from mlflow.artifacts import download_artifacts
+        from mlflow.models import Model
+        from skops.io.exceptions import UntrustedTypesFoundException
+
+        with (
+            self._reaching(TRANSFER),
+            self._fluent(),
+            tempfile.TemporaryDirectory(prefix="tickerpulse-model-") as folder,
+        ):
+            local = Path(download_artifacts(artifact_uri=uri, dst_path=folder)).resolve()
+            flavor = Model.load(str(local)).flavors.get("sklearn", {})
+            if flavor.get("serialization_format") != "skops":
+                raise UntrustedModel(
+                    f"{uri} is saved as {flavor.get('serialization_format', 'no sklearn model')!r}"
+                    ", not skops: refused (only skops files are read, never pickles)"
+                )
+            path = (local / str(flavor.get("pickled_model", ""))).resolve()
+            if not path.is_file() or not path.is_relative_to(local):
+                raise UntrustedModel(f"{uri} names no model file inside its artifacts: refused")
+            try:
+                return skops.io.load(path, trusted=TRUSTED_TYPES)
+            except UntrustedTypesFoundException as error:
+                raise UntrustedModel(
+                    f"{uri} holds types this platform does not trust: refused ({error})"
+                ) from error

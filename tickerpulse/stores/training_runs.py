@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tickerpulse.stores.leases import DAGSTER_RUN, TRAINING, LeaseStore, leases
 from tickerpulse.stores.raw import RawStore, metadata
 
 ACTIVE = ("queued", "running")
@@ -82,6 +83,7 @@ class TrainingRunStore:
     def __init__(self, store: RawStore) -> None:
         self.engine = store.engine
         training_runs.create(self.engine, checkfirst=True)
+        LeaseStore(store)  # claim reads the training lease
 
     def submit(self, scope: str, requested_by: str = "") -> tuple[TrainingRun, bool]:
         """A new queued run, or the scope's queued or running one: (run, created)."""
@@ -136,8 +138,17 @@ class TrainingRunStore:
             return [TrainingRun.from_row(row) for row in connection.execute(query)]
 
     def claim(self, run_id: str, dagster_run_id: str, stale_after: dt.timedelta) -> bool:
-        """Take a queued run, or a running one whose worker stopped beating: exactly one wins."""
+        """Take a queued run, or a running one whose worker stopped beating: exactly one wins.
+        A late heartbeat alone is no proof the worker died (a loaded host, a locked database):
+        while the run's Dagster run still renews the scope's training lease, it is alive."""
         now = _now()
+        alive = sa.exists().where(
+            leases.c.name == sa.literal(TRAINING) + training_runs.c.scope,
+            leases.c.owner.startswith(
+                sa.literal(DAGSTER_RUN) + training_runs.c.dagster_run_id + sa.literal(" ")
+            ),
+            leases.c.expires_at >= now,
+        )
         query = (
             sa.update(training_runs)
             .where(
@@ -147,6 +158,7 @@ class TrainingRunStore:
                     sa.and_(
                         training_runs.c.state == "running",
                         training_runs.c.heartbeat_at < now - stale_after,
+                        ~alive,
                     ),
                 ),
             )

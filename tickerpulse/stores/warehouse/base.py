@@ -14,12 +14,24 @@ from typing import Any
 import pandas as pd
 
 TABLES = ("clean_prices", "price_features", "price_forecasts")
+# What identifies a row within a ticker's partition: a merged row replaces the one it matches.
+ROW_KEYS = {
+    "clean_prices": ("date",),
+    "price_features": ("date",),
+    "price_forecasts": ("date", "horizon"),
+}
 
 
 class Warehouse(ABC):
     @abstractmethod
     def write_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
         """Replace every row of `ticker` in `table` with `frame` (idempotent)."""
+
+    @abstractmethod
+    def merge_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
+        """Add `frame` to the rows of `ticker` in `table`, replacing those with the same
+        ROW_KEYS and keeping every other. Atomic against other writers, in any process: two
+        writers merging at once both keep their rows (no read-modify-write race)."""
 
     @abstractmethod
     def _source(self, table: str, ticker: str | None) -> str | None:
@@ -75,6 +87,16 @@ class Warehouse(ABC):
             f"FROM {source} GROUP BY ticker ORDER BY ticker"
         )
         return _dates_as_dates(self.query(sql))
+
+
+def replace_rows(history: pd.DataFrame, batch: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    """`history` with `batch` merged in: a batch row replaces the history row with its keys."""
+    if history.empty:
+        return batch.reset_index(drop=True)
+    incoming = set(zip(*(batch[key] for key in keys), strict=True))
+    kept = history[[row not in incoming for row in zip(*(history[k] for k in keys), strict=True)]]
+    merged = pd.concat([kept[batch.columns], batch], ignore_index=True)
+    return merged.sort_values(list(keys)).reset_index(drop=True)
 
 
 def _check_table(table: str) -> None:

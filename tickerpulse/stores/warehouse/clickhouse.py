@@ -99,6 +99,18 @@ class ClickHouseWarehouse(Warehouse):
                 parameters={"ticker": ticker, "version": version},
             )
 
+    def merge_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
+        # An insert only: ReplacingMergeTree keeps the newest `_version` of each ORDER BY key
+        # (reads use FINAL), which is the merge; concurrent inserts never remove each other.
+        _check_table(table)
+        data = frame.assign(ticker=ticker)
+        exists = self._exists(table)
+        with self._client() as client:
+            if not exists:
+                self._create(client, table, data)
+            data = data.assign(_version=np.uint64(time.time_ns() // 1000))
+            client.insert_df(self._table(table), data)
+
     def _source(self, table: str, ticker: str | None) -> str | None:
         if not self._exists(table):
             return None

@@ -7,9 +7,12 @@ are separate processes. So nothing shares a chDB directory: files are written at
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tickerpulse.stores.warehouse.base import Warehouse, _check_table
+from tickerpulse.stores.warehouse.base import ROW_KEYS, Warehouse, _check_table, replace_rows
 from tickerpulse.symbols import require_symbol
 
 _session_lock = threading.Lock()
@@ -61,6 +64,17 @@ class ParquetWarehouse(Warehouse):
             Path(temp).unlink(missing_ok=True)
             raise
 
+    def merge_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
+        # Read, merge and write under an exclusive lock on the partition: writers in other
+        # processes (Dagster runs, the worker) wait for each other instead of each writing
+        # back what it read before the other's rows were there.
+        _check_table(table)
+        target = self._path(table, ticker)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(target.parent / f".{target.stem}.lock"):
+            history = self.read(table, ticker).drop(columns="ticker", errors="ignore")
+            self.write_partition(table, ticker, replace_rows(history, frame, ROW_KEYS[table]))
+
     version_is_cheap = True  # a stat of the ticker's file
 
     def version(self, table: str, ticker: str | None = None) -> str:
@@ -91,6 +105,17 @@ class ParquetWarehouse(Warehouse):
         with _session_lock:  # a chDB session runs one query at a time
             result = session.query(sql, "DataFrame", params=params or {})
         return result if isinstance(result, pd.DataFrame) else pd.DataFrame()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` across processes (flock: freed when its holder dies)."""
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _quoted(path: Path) -> str:
