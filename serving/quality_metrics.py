@@ -29,7 +29,7 @@ from serving.deps import Services
 from serving.metrics import replace_collector
 from tickerpulse.anomaly.daily import ForecastErrorSpec, freshness
 from tickerpulse.features import FEATURES
-from tickerpulse.forecasting.accuracy import realized_errors, served_coverage
+from tickerpulse.forecasting.accuracy import coverage_of_realized, realized_errors
 from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.drift import feature_drift
 from tickerpulse.forecasting.training import registered_name
@@ -200,13 +200,33 @@ class QualityCollector(Collector):
             ),
         ]
 
-    def _served_coverage(self) -> pd.DataFrame | None:
+    def _served_errors(self) -> pd.DataFrame | None:
         forecasts = self.warehouse.read("price_forecasts")
         if forecasts.empty:
             return None
-        prices = self.warehouse.read("clean_prices", columns="ticker, date, close")
-        features = self.warehouse.read("price_features", columns="ticker, date, volatility_20")
-        return served_coverage(forecasts, prices, features)
+        prices = self.warehouse.read(
+            "clean_prices", start=forecasts["target_date"].min(), columns="ticker, date, close"
+        )
+        return realized_errors(forecasts, prices)
+
+    def _served_coverage(self) -> pd.DataFrame | None:
+        tables = ("price_forecasts", "clean_prices")
+        errors = self._unless_unchanged("served_errors", tables, self._served_errors)
+        if errors is None:
+            return None
+        return coverage_of_realized(errors, self._features())
+
+    def _read_features(self) -> pd.DataFrame:
+        return self.warehouse.read(
+            "price_features", columns=", ".join(["ticker", "date", *FEATURES])
+        )
+
+    def _features(self) -> pd.DataFrame:
+        """price_features' columns the drift and coverage figures use, read once per change."""
+        features: pd.DataFrame = self._unless_unchanged(
+            "features", ("price_features",), self._read_features
+        )
+        return features
 
     def _coverage_by_volatility(self) -> list[Metric]:
         tables = ("price_forecasts", "clean_prices", "price_features")
@@ -214,7 +234,7 @@ class QualityCollector(Collector):
         if table is None:
             return []
         rows = [
-            (row["horizon"], label, tercile, row[f"coverage_{label}_{tercile}_volatility"])
+            (int(row["horizon"]), label, tercile, row[f"coverage_{label}_{tercile}_volatility"])
             for _, row in table.iterrows()
             for label in (80, 95)
             for tercile in TERCILES
@@ -248,9 +268,8 @@ class QualityCollector(Collector):
         ]
 
     def _drift_table(self) -> pd.DataFrame | None:
-        features = self.warehouse.read("price_features", columns=", ".join(["date", *FEATURES]))
         try:
-            return feature_drift(features, FEATURES)
+            return feature_drift(self._features(), FEATURES)
         except (ValueError, KeyError):
             return None  # too little history (or none yet) to compare recent days with
 

@@ -65,6 +65,12 @@ def served_coverage(
     """Per horizon, the realized coverage of the forecasts served: by the volatility tercile of
     the session each was made from (ranked as evaluation ranks it, on `features`' ticker,
     date and volatility_20 up to that session) and over the last RECENT_DATES such sessions."""
+    return coverage_of_realized(realized_errors(forecasts, prices), features)
+
+
+def coverage_of_realized(errors: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """served_coverage from forecasts already scored (`realized_errors`): a caller that keeps
+    them need not read forecasts and closes again when only the features changed."""
     columns = [
         "horizon",
         "forecasts",
@@ -74,7 +80,6 @@ def served_coverage(
             for name in (*(f"{tercile}_volatility" for tercile in TERCILES), "last_60")
         ),
     ]
-    errors = realized_errors(forecasts, prices)
     if errors.empty:
         return pd.DataFrame(columns=columns)
     ranked = features[["ticker", "date", SCALE_FEATURE]].reset_index(drop=True)
