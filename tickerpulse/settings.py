@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # The largest request body the API reads (500 tickers x 20 characters is about 12 KB);
     # larger is 413 before anything parses it.
     max_body_bytes: int = Field(64 << 10, ge=1 << 10)
+    # How long the API waits on one call to a store (a connection, a lock, a statement, a
+    # warehouse query) before it answers 503 naming the store: a request never hangs past 5 s.
+    dependency_timeout_seconds: float = Field(3.0, gt=0, le=5)
     events_url: str = "memory://"
     metrics_interval_seconds: float = 5.0
     # Whether the API answers prediction requests itself. Unset: yes on the in-process bus

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tickerpulse.errors import UnknownTicker
+from tickerpulse.stores.sql_engine import bounded_engine
 
 metadata = sa.MetaData()
 
@@ -96,13 +96,14 @@ def _insert(engine: sa.Engine, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
+# Batch callers (Dagster steps, the CLI) wait this long for a lock or a statement; the API
+# passes its own few seconds, so a request answers 503 rather than hang.
+BATCH_TIMEOUT_SECONDS = 30.0
+
+
 class RawStore:
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+    def __init__(self, url: str, timeout_seconds: float = BATCH_TIMEOUT_SECONDS) -> None:
+        self.engine = bounded_engine(url, timeout_seconds)
         create_tables(self.engine)
 
     # tickers -----------------------------------------------------------------------------
@@ -261,11 +262,3 @@ class RawStore:
         for row in rows:
             row["metrics"] = json.loads(row["metrics"])
         return rows
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    # WAL lets the API read while a Dagster step writes; the timeout waits out short locks.
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()

@@ -14,6 +14,9 @@ from typing import Any
 import pandas as pd
 
 TABLES = ("clean_prices", "price_features", "price_forecasts")
+# What a Dagster step or the CLI waits for one warehouse call (a large write, the engine held
+# by another process); the API passes its own few seconds.
+BATCH_TIMEOUT_SECONDS = 300.0
 
 
 class Warehouse(ABC):
