@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -39,6 +40,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tests.conftest import ROOT
 from tests.hostile.conftest import PrivateService, free_port
+from tickerpulse.errors import WarehouseUnavailable
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
@@ -405,3 +407,44 @@ def shared_chdb_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 def test_the_table_names_each_case_once() -> None:
     names = [case.name for case in CASES]
     assert len(names) == len(set(names))
+
+
+# The ClickHouse server's HTTP path: no server can be installed here, so no API can start on
+# one; the store itself is opened against a closed port and against a port that takes the
+# connection and never answers (a hung server), with the API's timeout.
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    yield free_port()
+
+
+@contextlib.contextmanager
+def silent_port() -> Iterator[int]:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)  # connections complete in the backlog; nothing ever answers
+        yield int(listener.getsockname()[1])
+
+
+@pytest.mark.parametrize("server", [closed_port, silent_port], ids=["closed", "silent"])
+def test_a_clickhouse_server_that_fails_is_warehouse_unavailable_in_time(
+    server: Callable[[], contextlib.AbstractContextManager[int]],
+) -> None:
+    outcome: dict[str, Any] = {}
+
+    def open_it(port: int) -> None:
+        started = time.monotonic()
+        try:
+            open_warehouse(f"clickhouse://127.0.0.1:{port}/hostile", 2.0)
+        except Exception as error:
+            outcome["error"] = error
+        outcome["seconds"] = time.monotonic() - started
+
+    with server() as port:
+        opener = threading.Thread(target=open_it, args=(port,), daemon=True)
+        opener.start()
+        opener.join(LIMIT_SECONDS + 3)
+    assert outcome.get("seconds", float("inf")) <= LIMIT_SECONDS
+    assert isinstance(outcome["error"], WarehouseUnavailable)
+    assert outcome["error"].dependency == "warehouse"
