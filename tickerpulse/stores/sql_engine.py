@@ -42,12 +42,31 @@ def bounded_engine(url: str, timeout_seconds: float) -> sa.Engine:
             "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
         }
     engine = sa.create_engine(
-        url, pool_pre_ping=True, pool_timeout=timeout_seconds, connect_args=connect_args
+        url,
+        poolclass=BoundedQueuePool,
+        pool_pre_ping=True,
+        pool_timeout=timeout_seconds,
+        connect_args=connect_args,
     )
     if backend == "sqlite":
         sa.event.listen(engine, "connect", partial(_sqlite_pragmas, millis))
     sa.event.listen(engine, "handle_error", _translate_unavailable)
     return engine
+
+
+class BoundedQueuePool(sa.pool.QueuePool):
+    """SQLAlchemy's pool (the default for PostgreSQL and an SQLite file), whose wait for a
+    free connection, when every one is busy on a slow database, is unavailability too."""
+
+    def _do_get(self) -> sa.pool.ConnectionPoolEntry:
+        try:
+            return super()._do_get()
+        except sa.exc.TimeoutError as error:
+            log.warning("operational database unavailable: %s", error)
+            raise OperationalDatabaseUnavailable(
+                f"every connection to the operational database stayed busy for "
+                f"{self._timeout:g} s; try again shortly"
+            ) from error
 
 
 def _sqlite_pragmas(busy_millis: int, connection: Any, _record: Any) -> None:
