@@ -448,3 +448,30 @@ def test_a_clickhouse_server_that_fails_is_warehouse_unavailable_in_time(
     assert outcome.get("seconds", float("inf")) <= LIMIT_SECONDS
     assert isinstance(outcome["error"], WarehouseUnavailable)
     assert outcome["error"].dependency == "warehouse"
+
+
+def test_a_stream_token_check_with_the_database_down_is_closed_to_retry(
+    embedded_platform: Platform,
+) -> None:
+    """The stream's 503: a token that cannot be checked closes with 1013 (try again later),
+    naming the dependency, within the limit; once the database is back, it is accepted."""
+    from starlette.websockets import WebSocketDisconnect
+
+    client = embedded_platform.client
+    assert isinstance(client, TestClient)
+    token = embedded_platform.admin["X-API-Key"]
+    with sqlite_file_unusable(embedded_platform):
+        started = time.monotonic()
+        with (
+            client.websocket_connect("/v1/stream?channels=metrics") as websocket,
+            pytest.raises(WebSocketDisconnect) as closed,
+        ):
+            websocket.send_json({"token": token})
+            websocket.receive_json()
+        seconds = time.monotonic() - started
+    assert (closed.value.code, seconds <= LIMIT_SECONDS) == (1013, True)
+    assert "operational database unavailable" in closed.value.reason
+    with client.websocket_connect("/v1/stream?channels=metrics") as websocket:
+        websocket.send_json({"token": token})
+        # Accepted: a metrics event or a heartbeat comes, not a close.
+        assert websocket.receive_json()["type"] in ("event", "heartbeat")
