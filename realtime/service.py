@@ -33,7 +33,9 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mask_tokens_in_server_logs()
         bus = open_bus(settings.events_url)
-        app.state.api_keys = ApiKeyStore(RawStore(settings.raw_db_url))
+        app.state.api_keys = ApiKeyStore(
+            RawStore(settings.raw_db_url, settings.dependency_timeout_seconds)
+        )
         watch_hub(hub, bus)
         warehouse = open_warehouse(settings.warehouse_url)
         tasks = realtime_tasks(bus, hub, settings, None, settings.relay_group, warehouse)

@@ -36,6 +36,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from realtime.hub import Hub, Subscriber, needs_token, valid_channel
+from tickerpulse.errors import DependencyUnavailable
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 BAD_REQUEST, UNAUTHORIZED, TOKEN_TIMEOUT, TOO_MANY = 4400, 4401, 4408, 4429
 TOO_SLOW, TOO_BIG = 4429, 1009
+TRY_AGAIN_LATER = 1013  # RFC 6455's registry: a dependency is down, the client may retry
 MAX_FRAME_BYTES = 64 * 1024  # a subscribe of max_channels tickers fits many times over
 TOKEN_WAIT_SECONDS = 5.0
 CHANNEL_HINT = "use predictions, predictions:<TICKER>, metrics, alerts"
@@ -142,7 +144,13 @@ class _Connection:
         if not token:
             raise StreamRejected(UNAUTHORIZED, 'metrics and alerts need an API key: send {"token"}')
         keys: ApiKeyStore = self.websocket.app.state.api_keys
-        key = await asyncio.to_thread(keys.verify, token)  # a database call: off the loop
+        try:
+            key = await asyncio.to_thread(keys.verify, token)  # a database call: off the loop
+        except DependencyUnavailable as error:  # the HTTP API's 503, as a close code
+            raise StreamRejected(
+                TRY_AGAIN_LATER,
+                f"{error.dependency} unavailable; try again in {error.retry_after_seconds} s",
+            ) from error
         if key is None:
             raise StreamRejected(UNAUTHORIZED, "the token is not a valid API key")
         if self.per_key[key.prefix] >= self.limits.max_connections_per_key:

@@ -42,8 +42,8 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        raw_store = RawStore(settings.raw_db_url)
-        warehouse = open_warehouse(settings.warehouse_url)
+        raw_store = RawStore(settings.raw_db_url, settings.dependency_timeout_seconds)
+        warehouse = open_warehouse(settings.warehouse_url, settings.dependency_timeout_seconds)
         registry = ModelRegistry(
             settings.mlflow_tracking_uri, settings.mlflow_artifact_uri, lookups=FOR_REQUESTS
         )

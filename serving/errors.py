@@ -27,10 +27,6 @@ class Forbidden(Exception):
     pass
 
 
-class ServiceUnavailable(Exception):
-    """A dependency the request needs (the task queue, say) cannot be reached."""
-
-
 class WorkTooLarge(Exception):
     """A request asks for more work than its key may do in a whole window: waiting never helps."""
 
@@ -134,10 +130,6 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": str(error.retry_after_seconds)},
             dependency=error.dependency,
         )
-
-    @app.exception_handler(ServiceUnavailable)
-    async def unavailable(request: Request, error: Exception) -> JSONResponse:
-        return problem(request, 503, "Service unavailable", str(error), {"Retry-After": "30"})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import time
 
 from celery import Celery
-from kombu.exceptions import ChannelError
+from kombu.exceptions import ChannelError, OperationalError
 
+from tickerpulse.errors import TaskQueueUnavailable
 from tickerpulse.settings import Settings
 
 TRAIN_TASK = "tickerpulse.train"
@@ -48,7 +49,13 @@ def make_celery(settings: Settings) -> Celery:
 
 
 def enqueue_training(app: Celery, run_id: str) -> None:
-    app.send_task(TRAIN_TASK, args=[run_id], queue=TRAINING_QUEUE)
+    try:
+        app.send_task(TRAIN_TASK, args=[run_id], queue=TRAINING_QUEUE)
+    except (OperationalError, OSError) as error:  # kombu's, once its bounded retries are spent
+        raise TaskQueueUnavailable(
+            f"the training queue is unreachable ({type(error).__name__}); "
+            "nothing was queued, try again later"
+        ) from error
 
 
 class QueueDepth:

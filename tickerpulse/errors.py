@@ -63,3 +63,26 @@ class AliasMoved(TickerPulseError):
 
 class UntrustedModel(TickerPulseError):
     """A model artifact that is not a skops file of trusted types only: never deserialized."""
+
+
+class OperationalDatabaseUnavailable(DependencyUnavailable):
+    """The raw store's SQL database (SQLite or PostgreSQL) was unreachable, or stayed locked
+    or busy past its bounded wait: the request may be tried again, it was not wrong."""
+
+    dependency = "operational database"
+    retry_after_seconds = 5
+
+
+class WarehouseUnavailable(DependencyUnavailable):
+    """The warehouse (chDB or a ClickHouse server) was unreachable, or its engine stayed held
+    by another process past the bounded wait."""
+
+    dependency = "warehouse"
+    retry_after_seconds = 5
+
+
+class TaskQueueUnavailable(DependencyUnavailable):
+    """Celery's broker did not take a task within its bounded time; nothing was queued."""
+
+    dependency = "task queue"
+    retry_after_seconds = 30

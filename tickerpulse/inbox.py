@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tickerpulse.errors import TickerPulseError, UnsafeFileName
+from tickerpulse.errors import DependencyUnavailable, TickerPulseError, UnsafeFileName
 from tickerpulse.ingestion import IngestReport, ingest_csv
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.symbols import normalize_ticker
@@ -134,6 +134,8 @@ def process_file(store: RawStore, inbox: Inbox, name: str) -> IngestReport:
     try:
         ticker = ticker_from_filename(name)
         report = ingest_csv(store, inbox.local_copy(name), ticker)
+    except DependencyUnavailable:
+        raise  # the database, not the file, failed: it stays in the inbox for the next run
     except (TickerPulseError, ValueError) as error:
         inbox.file_away(name, REJECTED, f"{name} was not ingested: {error}\n")
         raise

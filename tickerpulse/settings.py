@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     # The largest request body the API reads (500 tickers x 20 characters is about 12 KB);
     # larger is 413 before anything parses it.
     max_body_bytes: int = Field(64 << 10, ge=1 << 10)
+    # How long the API waits on one call to a store (a connection, a lock, a statement, a
+    # warehouse query) before it answers 503 naming the store. A failing request must answer
+    # within 5 s; on a loaded machine a 3 s wait came back as a 503 after 4.4 s, so 2.5.
+    dependency_timeout_seconds: float = Field(2.5, gt=0, le=5)
     events_url: str = "memory://"
     metrics_interval_seconds: float = 5.0
     # Whether the API answers prediction requests itself. Unset: yes on the in-process bus

@@ -5,7 +5,6 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from serving.deps import Services, ServicesDep
-from serving.errors import ServiceUnavailable
 from serving.jobs import enqueue_training
 from serving.schemas import TrainingRun, TrainingRunCreate
 from serving.security import AdminKey
@@ -53,10 +52,9 @@ async def submit_training_run(
         await asyncio.to_thread(enqueue_training, services.celery, run.id)
     except Exception as error:
         # Nothing will pick the run up: record why, so the scope is free to submit again.
+        # The broker's failure is TaskQueueUnavailable (503); anything else is ours (500).
         services.training_runs.finish(run.id, False, f"could not be queued: {error}")
-        raise ServiceUnavailable(
-            f"the training queue is unreachable ({type(error).__name__}); try again later"
-        ) from error
+        raise
     return _view(services, services.training_runs.require(run.id))
 
 

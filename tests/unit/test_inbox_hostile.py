@@ -12,7 +12,12 @@ import pytest
 from orchestration.definitions import defs
 from orchestration.jobs import InboxFileConfig
 from tests.conftest import FIXTURES, S3Inbox
-from tickerpulse.errors import InvalidTicker, SchemaError, UnsafeFileName
+from tickerpulse.errors import (
+    InvalidTicker,
+    OperationalDatabaseUnavailable,
+    SchemaError,
+    UnsafeFileName,
+)
 from tickerpulse.inbox import LocalInbox, process_file
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
@@ -157,4 +162,27 @@ def test_the_s3_inbox_keeps_both_copies_and_refuses_names_outside_its_prefix(
     keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
     filed = [k for k in keys if k.startswith("drop/processed/") and k.endswith(".csv")]
     assert len(filed) == 2 and "raw.db" in keys
+    assert len(store.quarantined("DIRTY")) == 7
+
+
+def test_a_locked_database_leaves_the_file_waiting_not_rejected(
+    inbox: LocalInbox, settings: Settings
+) -> None:
+    """A database that stays locked says nothing about the file: it waits for the next run."""
+    import sqlite3
+
+    store = RawStore(settings.raw_db_url, timeout_seconds=0.3)
+    shutil.copy(FIXTURES / "dirty.csv", inbox.root / "DIRTY.csv")
+    holder = sqlite3.connect(settings.raw_db_url.removeprefix("sqlite:///"))
+    holder.isolation_level = None
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        with pytest.raises(OperationalDatabaseUnavailable):
+            process_file(store, inbox, "DIRTY.csv")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert (inbox.root / "DIRTY.csv").is_file()
+    assert not (inbox.root / "rejected").exists()
+    process_file(store, inbox, "DIRTY.csv")  # the next run takes it
     assert len(store.quarantined("DIRTY")) == 7

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import synthetic_panel
-from tickerpulse.errors import EventBusUnavailable, UnknownTicker
+from tickerpulse.errors import EventBusUnavailable, OperationalDatabaseUnavailable, UnknownTicker
 from tickerpulse.quality import validate_prices
 from tickerpulse.settings import Settings
 from tickerpulse.stores.cache import ENTRY_OVERHEAD_BYTES, MemoryCache, open_cache
@@ -475,3 +475,22 @@ def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> N
     assert report.failures == {"AWAY": "SourceError: could not reach stooq: connection refused"}
     assert report.kept == ["FILE"]
     assert raw_store.last_dates() == {"GOOD": dt.date(2024, 6, 28)}
+
+
+def test_a_wait_for_a_pooled_connection_is_bounded_and_names_the_database(
+    store_settings: Settings,
+) -> None:
+    """Every pooled connection busy (a slow database under load): the next caller waits the
+    store's timeout, then hears that the operational database is unavailable."""
+    store = RawStore(store_settings.raw_db_url, timeout_seconds=0.5)
+    size = store.engine.pool.size() + store.engine.pool._max_overflow  # type: ignore[attr-defined]
+    busy = [store.engine.connect() for _ in range(size)]
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalDatabaseUnavailable, match="stayed busy"):
+            store.list_tickers()
+        assert 0.4 < time.monotonic() - started < 3
+    finally:
+        for connection in busy:
+            connection.close()
+    assert store.list_tickers() == []

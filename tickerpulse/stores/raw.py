@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, cast
 
 import pandas as pd
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tickerpulse.errors import UnknownTicker
+from tickerpulse.stores.sql_engine import bounded_engine
 
 metadata = sa.MetaData()
 
@@ -146,13 +146,15 @@ def _sqlite_frame(connection: sa.Connection, query: sa.Select[Any]) -> pd.DataFr
     return frame
 
 
+# Batch callers (Dagster steps, the CLI) wait this long for a lock or a statement; the API
+# passes its own few seconds, so a request answers 503 rather than hang. Long enough for a
+# universe's read (3,000 tickers x 20 years is 15 M rows), short of forever.
+BATCH_TIMEOUT_SECONDS = 300.0
+
+
 class RawStore:
-    def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = sa.create_engine(url, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+    def __init__(self, url: str, timeout_seconds: float = BATCH_TIMEOUT_SECONDS) -> None:
+        self.engine = bounded_engine(url, timeout_seconds)
         create_tables(self.engine)
 
     # tickers -----------------------------------------------------------------------------
@@ -328,15 +330,3 @@ class RawStore:
         for row in rows:
             row["metrics"] = json.loads(row["metrics"])
         return rows
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    # WAL lets the API read while a Dagster step writes; the timeout waits out short locks.
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL syncs at checkpoints, not at every commit, and cannot corrupt the
-    # database (SQLite's documentation); a power cut may lose the last commits, which a
-    # re-run of the idempotent ingest restores. A commit per ticker otherwise waits on fsync.
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()

@@ -20,6 +20,9 @@ ROW_KEYS = {
     "price_features": ("date",),
     "price_forecasts": ("date", "horizon"),
 }
+# What a Dagster step or the CLI waits for one warehouse call (a large write, the engine held
+# by another process); the API passes its own few seconds.
+BATCH_TIMEOUT_SECONDS = 300.0
 
 
 class Warehouse(ABC):

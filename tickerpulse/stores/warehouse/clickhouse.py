@@ -12,6 +12,7 @@ API, Dagster runs and workers is handed between them (shared_chdb.py).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from tickerpulse.stores.warehouse.base import Warehouse, _check_table
+from tickerpulse.errors import WarehouseUnavailable
+from tickerpulse.stores.warehouse.base import BATCH_TIMEOUT_SECONDS, Warehouse, _check_table
+
+log = logging.getLogger(__name__)
 
 ORDER_KEYS = {
     "clean_prices": ("ticker", "date"),
@@ -47,21 +51,41 @@ def _column_type(name: str, series: pd.Series) -> str:
 
 class ClickHouseWarehouse(Warehouse):
     def __init__(
-        self, connect: Callable[[], contextlib.AbstractContextManager[Any]], database: str
+        self,
+        connect: Callable[[], contextlib.AbstractContextManager[Any]],
+        database: str,
+        timeout_seconds: float = BATCH_TIMEOUT_SECONDS,
+        serialize: bool = True,
     ) -> None:
         # `connect` yields a clickhouse-connect client for one operation: the same long-lived
-        # client for a server, a freshly opened engine for a shared chDB directory.
+        # client for a server, a freshly opened engine for a shared chDB directory. It bounds
+        # its own waits (the server's timeouts, the directory's lock).
         self._connect = connect
         self.database = database
+        self.timeout_seconds = timeout_seconds
         self._known: set[str] = set()
-        self._lock = threading.Lock()  # one client at a time per process
+        # One client at a time per process; a shared chDB directory serializes its own
+        # operations (within the same bounded wait, so the two waits never add up).
+        self._lock = threading.Lock() if serialize else None
         with self._client() as client:
             client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
 
     @contextlib.contextmanager
     def _client(self) -> Iterator[Any]:
-        with self._lock, self._connect() as client:
-            yield client
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        if self._lock is not None and not self._lock.acquire(timeout=self.timeout_seconds):
+            raise WarehouseUnavailable(
+                f"the warehouse client stayed busy for {self.timeout_seconds:g} s; try again"
+            )
+        try:
+            with self._connect() as client:
+                yield client
+        except OperationalError as error:  # unreachable, timed out, the connection dropped
+            raise unavailable(error) from error
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     def _table(self, table: str) -> str:
         return f"{self.database}.{table}"
@@ -130,7 +154,18 @@ class ClickHouseWarehouse(Warehouse):
         return str(found["v"].iloc[0]) if len(found) else ""
 
 
-def open_clickhouse(url: str) -> ClickHouseWarehouse:
+def unavailable(error: Exception) -> WarehouseUnavailable:
+    # The driver's text names the server's address: the log gets it, the client a summary.
+    log.warning("warehouse unavailable: %s", error)
+    return WarehouseUnavailable(
+        f"the warehouse did not answer in time or refused the connection "
+        f"({type(error).__name__}); try again shortly"
+    )
+
+
+def open_clickhouse(
+    url: str, timeout_seconds: float = BATCH_TIMEOUT_SECONDS
+) -> ClickHouseWarehouse:
     """clickhouse://user:password@host:8123/db (a server); in-process on chDB:
     clickhouse+chdb://memory/db (one process's memory) or clickhouse+chdb:///abs/dir?database=db
     (a directory every process of the platform shares)."""
@@ -141,8 +176,8 @@ def open_clickhouse(url: str) -> ClickHouseWarehouse:
         from tickerpulse.stores.warehouse.shared_chdb import SharedChdbDirectory
 
         database = parse_qs(parts.query).get("database", ["tickerpulse"])[0]
-        shared = SharedChdbDirectory(Path(unquote(parts.path)))
-        return ClickHouseWarehouse(shared.client, database)
+        shared = SharedChdbDirectory(Path(unquote(parts.path)), wait_seconds=timeout_seconds)
+        return ClickHouseWarehouse(shared.client, database, timeout_seconds, serialize=False)
     database = parts.path.strip("/") or "tickerpulse"
     if parts.scheme == "clickhouse+chdb":
         if parts.hostname != "memory":
@@ -152,10 +187,18 @@ def open_clickhouse(url: str) -> ClickHouseWarehouse:
             )
         client = clickhouse_connect.get_client(dsn=f"chdb://{parts.hostname}")
     else:
-        client = clickhouse_connect.get_client(
-            host=parts.hostname or "localhost",
-            port=parts.port or 8123,
-            username=unquote(parts.username or "default"),
-            password=unquote(parts.password or ""),
-        )
-    return ClickHouseWarehouse(lambda: contextlib.nullcontext(client), database)
+        from clickhouse_connect.driver.exceptions import OperationalError
+
+        try:  # the client asks the server its version at once
+            client = clickhouse_connect.get_client(
+                host=parts.hostname or "localhost",
+                port=parts.port or 8123,
+                username=unquote(parts.username or "default"),
+                password=unquote(parts.password or ""),
+                # Its defaults wait 10 s to connect and 300 s for an answer.
+                connect_timeout=timeout_seconds,
+                send_receive_timeout=timeout_seconds,
+            )
+        except OperationalError as error:
+            raise unavailable(error) from error
+    return ClickHouseWarehouse(lambda: contextlib.nullcontext(client), database, timeout_seconds)

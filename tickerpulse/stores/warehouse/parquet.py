@@ -20,7 +20,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tickerpulse.stores.warehouse.base import ROW_KEYS, Warehouse, _check_table, replace_rows
+from tickerpulse.errors import WarehouseUnavailable
+from tickerpulse.stores.warehouse.base import (
+    BATCH_TIMEOUT_SECONDS,
+    ROW_KEYS,
+    Warehouse,
+    _check_table,
+    replace_rows,
+)
 from tickerpulse.symbols import require_symbol
 
 _session_lock = threading.Lock()
@@ -28,19 +35,20 @@ _session: Any = None
 
 
 def _chdb_session() -> Any:
-    """One in-memory chDB session per process (chDB allows no second one)."""
+    """One in-memory chDB session per process (chDB allows no second one); the caller holds
+    `_session_lock`."""
     global _session
-    with _session_lock:
-        if _session is None:
-            from chdb import session
+    if _session is None:
+        from chdb import session
 
-            _session = session.Session()
-        return _session
+        _session = session.Session()
+    return _session
 
 
 class ParquetWarehouse(Warehouse):
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, timeout_seconds: float = BATCH_TIMEOUT_SECONDS) -> None:
         self.root = root
+        self.timeout_seconds = timeout_seconds
 
     def _path(self, table: str, ticker: str) -> Path:
         # Tickers arrive as Dagster partition keys and URL segments: only a symbol may
@@ -101,9 +109,16 @@ class ParquetWarehouse(Warehouse):
         return f"file({_quoted(folder / '*.parquet')}, Parquet)"
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        session = _chdb_session()
-        with _session_lock:  # a chDB session runs one query at a time
-            result = session.query(sql, "DataFrame", params=params or {})
+        # A chDB session runs one query at a time: a query waits its turn, but not forever.
+        if not _session_lock.acquire(timeout=self.timeout_seconds):
+            raise WarehouseUnavailable(
+                f"the warehouse's engine stayed busy with another query for "
+                f"{self.timeout_seconds:g} s; try again shortly"
+            )
+        try:
+            result = _chdb_session().query(sql, "DataFrame", params=params or {})
+        finally:
+            _session_lock.release()
         return result if isinstance(result, pd.DataFrame) else pd.DataFrame()
 
 

@@ -20,14 +20,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from tickerpulse.errors import WarehouseUnavailable
+
 POLL_SECONDS = 0.02
 
 
 class SharedChdbDirectory:
-    def __init__(self, path: Path, idle_seconds: float = 1.0) -> None:
+    def __init__(self, path: Path, idle_seconds: float = 1.0, wait_seconds: float = 300.0) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.idle_seconds = idle_seconds
+        # How long an operation waits for the engine (another process using it, or this
+        # process's other threads) before it gives up with WarehouseUnavailable.
+        self.wait_seconds = wait_seconds
         self._lock_path = path.parent / f"{path.name}.lock"
         self._want_path = path.parent / f"{path.name}.want"
         self._mutex = threading.Lock()  # one operation at a time in this process
@@ -39,21 +44,32 @@ class SharedChdbDirectory:
 
     @contextlib.contextmanager
     def client(self) -> Iterator[Any]:
-        with self._mutex:
+        deadline = time.monotonic() + self.wait_seconds
+        if not self._mutex.acquire(timeout=self.wait_seconds):
+            raise self._busy()
+        try:
             if self._client is None:
-                self._take()
+                self._take(deadline)
             try:
                 yield self._client
             finally:
                 self._last_use = time.monotonic()
                 if self._someone_waits():
                     self._let_go()
+        finally:
+            self._mutex.release()
+
+    def _busy(self) -> WarehouseUnavailable:
+        return WarehouseUnavailable(
+            f"the warehouse's chDB directory stayed held by another process for "
+            f"{self.wait_seconds:g} s; try again shortly"
+        )
 
     def close(self) -> None:
         with self._mutex:
             self._let_go()
 
-    def _take(self) -> None:
+    def _take(self, deadline: float) -> None:
         import clickhouse_connect
 
         lock = self._lock_path.open("a")
@@ -62,6 +78,9 @@ class SharedChdbDirectory:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if time.monotonic() > deadline:
+                    lock.close()
+                    raise self._busy() from None
                 self._want_path.touch()  # "I am waiting", seen by the holder
                 time.sleep(POLL_SECONDS)
         self._lock_file = lock
