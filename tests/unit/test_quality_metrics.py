@@ -31,7 +31,7 @@ from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
-from tickerpulse.stores.warehouse import open_warehouse
+from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 
 pytestmark = pytest.mark.slow
 HISTORY_SESSIONS = 40
@@ -99,15 +99,20 @@ def series(collector: QualityCollector, name: str) -> dict[tuple[str, ...], floa
     return found
 
 
-def test_realized_error_and_coverage_match_a_row_by_row_count(
-    collector: QualityCollector, history_url: str
-) -> None:
-    warehouse = open_warehouse(history_url)
-    forecasts = warehouse.read("price_forecasts")
+def forecasts_and_closes(warehouse: Warehouse) -> tuple[pd.DataFrame, dict[tuple, float]]:
+    """The forecast history, and each (ticker, date)'s close to count them against by hand."""
     closes = {
         (row.ticker, row.date): row.close
         for row in warehouse.read("clean_prices", columns="ticker, date, close").itertuples()
     }
+    return warehouse.read("price_forecasts"), closes
+
+
+def test_realized_error_and_coverage_match_a_row_by_row_count(
+    collector: QualityCollector, history_url: str
+) -> None:
+    warehouse = open_warehouse(history_url)
+    forecasts, closes = forecasts_and_closes(warehouse)
     ratios = series(collector, "tickerpulse_forecast_error_vs_naive_ratio")
     coverage = series(collector, "tickerpulse_forecast_interval_coverage_ratio")
     scored = series(collector, "tickerpulse_forecasts_scored")
@@ -149,11 +154,7 @@ def test_served_coverage_by_volatility_tercile_matches_a_row_by_row_count(
     collector: QualityCollector, history_url: str
 ) -> None:
     warehouse = open_warehouse(history_url)
-    forecasts = warehouse.read("price_forecasts")
-    closes = {
-        (row.ticker, row.date): row.close
-        for row in warehouse.read("clean_prices", columns="ticker, date, close").itertuples()
-    }
+    forecasts, closes = forecasts_and_closes(warehouse)
     features = warehouse.read("price_features", columns="ticker, date, volatility_20")
     tercile_of = {}
     for ticker, rows in features.sort_values("date").groupby("ticker"):
