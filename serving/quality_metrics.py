@@ -49,12 +49,13 @@ Part = Callable[[], list[Metric]]
 
 
 def recent_accuracy(
-    forecasts: pd.DataFrame, prices: pd.DataFrame, window: int = ERROR_WINDOW
+    forecasts: pd.DataFrame, realized: pd.DataFrame, window: int = ERROR_WINDOW
 ) -> pd.DataFrame:
-    """Per ticker and horizon: the latest `window` realized forecasts' MAE over the naive MAE
-    and interval coverage; every pair with a forecast appears, with scored = 0 until one realizes."""
+    """Per ticker and horizon: the latest `window` realized forecasts' (`realized_errors` of
+    `forecasts`) MAE over the naive MAE and interval coverage; every pair with a forecast
+    appears, with scored = 0 until one realizes."""
     pairs = forecasts[["ticker", "horizon"]].drop_duplicates()
-    realized = realized_errors(forecasts, prices).sort_values(["target_date", "date"])
+    realized = realized.sort_values(["target_date", "date"])
     latest = realized.groupby(["ticker", "horizon"]).tail(window)
     scored = latest.groupby(["ticker", "horizon"], as_index=False).agg(
         scored=("error", "size"),
@@ -158,7 +159,9 @@ class QualityCollector(Collector):
         return result
 
     # the parts ---------------------------------------------------------------------------
-    def _accuracy(self) -> pd.DataFrame | None:
+    def _score_forecasts(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The forecast history and its realized errors, which the accuracy and the coverage
+        figures both start from."""
         forecasts = self.warehouse.read("price_forecasts")
         if forecasts.empty:
             return None
@@ -166,7 +169,18 @@ class QualityCollector(Collector):
         prices = self.warehouse.read(
             "clean_prices", start=forecasts["target_date"].min(), columns="ticker, date, close"
         )
-        return recent_accuracy(forecasts, prices)
+        return forecasts, realized_errors(forecasts, prices)
+
+    def _scored(self) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        tables = ("price_forecasts", "clean_prices")
+        scored: tuple[pd.DataFrame, pd.DataFrame] | None = self._unless_unchanged(
+            "scored", tables, self._score_forecasts
+        )
+        return scored
+
+    def _accuracy(self) -> pd.DataFrame | None:
+        scored = self._scored()
+        return None if scored is None else recent_accuracy(*scored)
 
     def _forecast_quality(self) -> list[Metric]:
         tables = ("price_forecasts", "clean_prices")
@@ -200,21 +214,9 @@ class QualityCollector(Collector):
             ),
         ]
 
-    def _served_errors(self) -> pd.DataFrame | None:
-        forecasts = self.warehouse.read("price_forecasts")
-        if forecasts.empty:
-            return None
-        prices = self.warehouse.read(
-            "clean_prices", start=forecasts["target_date"].min(), columns="ticker, date, close"
-        )
-        return realized_errors(forecasts, prices)
-
     def _served_coverage(self) -> pd.DataFrame | None:
-        tables = ("price_forecasts", "clean_prices")
-        errors = self._unless_unchanged("served_errors", tables, self._served_errors)
-        if errors is None:
-            return None
-        return coverage_of_realized(errors, self._features())
+        scored = self._scored()
+        return None if scored is None else coverage_of_realized(scored[1], self._features())
 
     def _read_features(self) -> pd.DataFrame:
         return self.warehouse.read(
