@@ -29,7 +29,7 @@ from serving.deps import Services
 from serving.metrics import replace_collector
 from tickerpulse.anomaly.daily import ForecastErrorSpec, freshness
 from tickerpulse.features import FEATURES
-from tickerpulse.forecasting.accuracy import coverage_of_realized, realized_errors
+from tickerpulse.forecasting.accuracy import realized_errors, served_coverage
 from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.drift import feature_drift
 from tickerpulse.forecasting.training import registered_name
@@ -216,7 +216,7 @@ class QualityCollector(Collector):
 
     def _served_coverage(self) -> pd.DataFrame | None:
         scored = self._scored()
-        return None if scored is None else coverage_of_realized(scored[1], self._features())
+        return None if scored is None else served_coverage(scored[1], self._features())
 
     def _read_features(self) -> pd.DataFrame:
         return self.warehouse.read(

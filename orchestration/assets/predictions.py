@@ -6,7 +6,7 @@ import pandas as pd
 from orchestration.assets.models import price_model
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
-from tickerpulse.forecasting.accuracy import accuracy_by_version, served_coverage
+from tickerpulse.forecasting.accuracy import accuracy_by_version, realized_errors, served_coverage
 from tickerpulse.forecasting.forecast import make_forecasts, publish_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import get_settings
@@ -87,10 +87,11 @@ def forecast_accuracy(warehouse: WarehouseResource) -> dg.MaterializeResult:
     wh = warehouse.warehouse
     forecasts = wh.read("price_forecasts")
     prices = wh.read("clean_prices", columns="ticker, date, close")
-    table = accuracy_by_version(forecasts, prices)
+    errors = realized_errors(forecasts, prices)
+    table = accuracy_by_version(errors)
     # The interval figures evaluation reports, for the forecasts actually served.
     coverage = served_coverage(
-        forecasts, prices, wh.read("price_features", columns="ticker, date, volatility_20")
+        errors, wh.read("price_features", columns="ticker, date, volatility_20")
     )
     scored = int(table["forecasts"].sum()) if len(table) else 0
     coverage_80 = (

@@ -3,7 +3,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from tickerpulse.forecasting.accuracy import accuracy_by_version, merge_history, served_coverage
+from tickerpulse.forecasting.accuracy import accuracy_by_version, realized_errors, served_coverage
+from tickerpulse.stores.warehouse.base import ROW_KEYS, replace_rows
 
 D = [dt.date(2024, 6, d) for d in (3, 4, 5, 6, 7)]
 
@@ -37,7 +38,7 @@ def test_realized_errors_are_scored_per_version_against_the_random_walk() -> Non
         ]
     )
     prices = pd.DataFrame({"ticker": "AAA", "date": D[:4], "close": [100.0, 103.0, 97.0, 99.0]})
-    table = accuracy_by_version(forecasts, prices).set_index("model_version")
+    table = accuracy_by_version(realized_errors(forecasts, prices)).set_index("model_version")
     assert table.loc["1", "forecasts"] == 2 and table.loc["2", "forecasts"] == 1
     assert table.loc["1", "mae"] == pytest.approx(2.5)
     assert table.loc["1", "naive_mae"] == pytest.approx(3.0)
@@ -49,14 +50,16 @@ def test_realized_errors_are_scored_per_version_against_the_random_walk() -> Non
 def test_nothing_realized_yet_is_an_empty_table() -> None:
     forecasts = pd.DataFrame([forecast(D[3], D[4], "1", 100.0)])
     prices = pd.DataFrame({"ticker": "AAA", "date": D[:4], "close": 100.0})
-    assert accuracy_by_version(forecasts, prices).empty
+    assert accuracy_by_version(realized_errors(forecasts, prices)).empty
 
 
 def test_history_keeps_earlier_batches_and_replaces_a_rerun() -> None:
     first = pd.DataFrame([forecast(D[0], D[1], "1", 101.0)]).drop(columns="ticker")
     second = pd.DataFrame([forecast(D[1], D[2], "1", 102.0)]).drop(columns="ticker")
     rerun = pd.DataFrame([forecast(D[1], D[2], "2", 105.0)]).drop(columns="ticker")
-    history = merge_history(merge_history(merge_history(pd.DataFrame(), first), second), rerun)
+    history = pd.DataFrame()
+    for batch in (first, second, rerun):
+        history = replace_rows(history, batch, ROW_KEYS["price_forecasts"])
     assert list(history["forecast"]) == [101.0, 105.0]
     assert list(history["model_version"]) == ["1", "2"]
 
@@ -77,7 +80,7 @@ def test_served_coverage_is_split_by_the_volatility_tercile_of_the_forecast_sess
         ]
     )
     prices = pd.DataFrame({"ticker": "AAA", "date": days[101:], "close": [101.0, 103.0, 99.0]})
-    table = served_coverage(served, prices, features).set_index("horizon")
+    table = served_coverage(realized_errors(served, prices), features).set_index("horizon")
     row = table.loc[1]
     assert row["forecasts"] == 3
     assert [row[f"coverage_80_{t}_volatility"] for t in ("low", "mid", "high")] == [1, 0, 1]

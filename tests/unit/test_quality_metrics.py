@@ -24,7 +24,6 @@ from serving.app import create_app
 from serving.quality_metrics import QualityCollector
 from tickerpulse.calendar import last_completed_session, trading_days
 from tickerpulse.features import FEATURES
-from tickerpulse.forecasting.accuracy import merge_history
 from tickerpulse.forecasting.drift import population_stability_index
 from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
 from tickerpulse.forecasting.training import registered_name
@@ -32,6 +31,7 @@ from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
+from tickerpulse.stores.warehouse.base import ROW_KEYS, replace_rows
 
 pytestmark = pytest.mark.slow
 HISTORY_SESSIONS = 40
@@ -68,7 +68,7 @@ def forecast_history(settings: Settings, target: Path, sessions: int = HISTORY_S
     history = pd.concat(batches, ignore_index=True)
     for ticker, rows in history.groupby("ticker"):
         published = warehouse.read("price_forecasts", str(ticker)).drop(columns="ticker")
-        merged = merge_history(rows.drop(columns="ticker"), published)
+        merged = replace_rows(rows.drop(columns="ticker"), published, ROW_KEYS["price_forecasts"])
         warehouse.write_partition("price_forecasts", str(ticker), merged)
     return f"chdb://{target}"
 

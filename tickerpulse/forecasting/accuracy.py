@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from tickerpulse.features import SCALE_FEATURE
-from tickerpulse.forecasting.coverage import RECENT_DATES, TERCILE, TERCILES, volatility_terciles
-from tickerpulse.stores.warehouse.base import ROW_KEYS, replace_rows
+from tickerpulse.forecasting.coverage import (
+    RECENT_DATES,
+    TERCILE,
+    TERCILES,
+    coverage_breakdown,
+    volatility_terciles,
+)
 
 GROUP = ["model_name", "model_version", "ticker", "horizon"]
 
@@ -28,9 +32,9 @@ def realized_errors(forecasts: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFra
     )
 
 
-def accuracy_by_version(forecasts: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
-    """MAE, MAE of the random walk on the same days, their ratio, and interval coverage."""
-    errors = realized_errors(forecasts, prices)
+def accuracy_by_version(errors: pd.DataFrame) -> pd.DataFrame:
+    """From `realized_errors`: MAE, MAE of the random walk on the same days, their ratio, and
+    interval coverage."""
     columns = [
         *GROUP,
         "forecasts",
@@ -54,30 +58,21 @@ def accuracy_by_version(forecasts: pd.DataFrame, prices: pd.DataFrame) -> pd.Dat
     return grouped[columns]
 
 
-def merge_history(history: pd.DataFrame, batch: pd.DataFrame) -> pd.DataFrame:
-    """Forecast history with a new batch: a re-run for the same session and horizon replaces."""
-    return replace_rows(history, batch, ROW_KEYS["price_forecasts"])
-
-
-def served_coverage(
-    forecasts: pd.DataFrame, prices: pd.DataFrame, features: pd.DataFrame
-) -> pd.DataFrame:
-    """Per horizon, the realized coverage of the forecasts served: by the volatility tercile of
-    the session each was made from (ranked as evaluation ranks it, on `features`' ticker,
-    date and volatility_20 up to that session) and over the last RECENT_DATES such sessions."""
-    return coverage_of_realized(realized_errors(forecasts, prices), features)
-
-
-def coverage_of_realized(errors: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
-    """served_coverage from forecasts already scored (`realized_errors`): a caller that keeps
-    them need not read forecasts and closes again when only the features changed."""
+def served_coverage(errors: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """Per horizon, the realized coverage of the forecasts served (`realized_errors`): by the
+    volatility tercile of the session each was made from (ranked as evaluation ranks it, on
+    `features`' ticker, date and volatility_20 up to that session) and over the last
+    RECENT_DATES such sessions, as evaluation reports it (coverage_breakdown)."""
     columns = [
         "horizon",
         "forecasts",
         *(
             f"coverage_{label}_{name}"
             for label in (80, 95)
-            for name in (*(f"{tercile}_volatility" for tercile in TERCILES), "last_60")
+            for name in (
+                *(f"{tercile}_volatility" for tercile in TERCILES),
+                f"last_{RECENT_DATES}",
+            )
         ),
     ]
     if errors.empty:
@@ -89,16 +84,8 @@ def coverage_of_realized(errors: pd.DataFrame, features: pd.DataFrame) -> pd.Dat
     errors[TERCILE] = errors[TERCILE].fillna(1).astype(int)
     rows = []
     for horizon, served in errors.groupby("horizon"):
-        recent_dates = np.sort(served["date"].unique())[-RECENT_DATES:]
-        recent = served[served["date"].isin(recent_dates)]
         row: dict[str, object] = {"horizon": horizon, "forecasts": len(served)}
         for label in (80, 95):
-            inside = served[f"inside_{label}"]
-            for tercile, name in enumerate(TERCILES):
-                in_tercile = inside[served[TERCILE] == tercile]
-                row[f"coverage_{label}_{name}_volatility"] = (
-                    float(in_tercile.mean()) if len(in_tercile) else float("nan")
-                )
-            row[f"coverage_{label}_last_60"] = float(recent[f"inside_{label}"].mean())
+            row.update(coverage_breakdown(served[f"inside_{label}"].to_numpy(), served, label))
         rows.append(row)
     return pd.DataFrame(rows, columns=columns)
