@@ -191,13 +191,14 @@ class _Connection:
         added = parse_channels(message.get("subscribe"), self.limits.max_channels)
         removed = parse_channels(message.get("unsubscribe"), self.limits.max_channels)
         added -= self.subscriber.channels
-        if len(self.subscriber.channels | added) - len(removed) > self.limits.max_channels:
+        removed &= self.subscriber.channels  # what it never held makes no room
+        if len((self.subscriber.channels - removed) | added) > self.limits.max_channels:
             raise StreamRejected(
                 BAD_REQUEST, f"at most {self.limits.max_channels} channels per connection"
             )
         if any(needs_token(c) for c in added) and self.key_prefix is None:
             raise StreamRejected(UNAUTHORIZED, 'metrics and alerts need an API key: send {"token"}')
-        self.hub.remove_channels(self.subscriber, removed & self.subscriber.channels)
+        self.hub.remove_channels(self.subscriber, removed)
         self.hub.add_channels(self.subscriber, added)
 
 

@@ -73,6 +73,18 @@ def test_channels_per_connection_are_capped_in_the_address_and_in_subscribes(
     assert (code, reason) == (4400, f"at most {MAX_CHANNELS} channels per connection")
 
 
+def test_unsubscribing_channels_never_held_makes_no_room(client: TestClient) -> None:
+    full = ",".join(tickers(MAX_CHANNELS))
+    change = {
+        "subscribe": ["predictions:A", "predictions:B"],
+        "unsubscribe": ["predictions:X", "predictions:Y"],
+    }
+    assert closed_with(client, f"/v1/stream?channels={full}", change) == (
+        4400,
+        f"at most {MAX_CHANNELS} channels per connection",
+    )
+
+
 def test_a_frame_over_the_limit_is_refused(client: TestClient) -> None:
     frame = '{"subscribe": ["' + "x" * MAX_FRAME_BYTES + '"]}'
     code, reason = closed_with(client, "/v1/stream?channels=predictions", frame)
