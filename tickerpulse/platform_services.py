@@ -16,6 +16,18 @@ from urllib.parse import urlsplit
 from tickerpulse.launcher import Service
 from tickerpulse.settings import Settings
 
+# For every server of /v1/stream. Frames a client sends are small (realtime/stream.py refuses
+# over 64 KiB): uvicorn need not buffer its default 16 MiB before the app can say so. Dead
+# peers are found by WebSocket pings, as in compose.
+STREAM_SERVER_FLAGS = (
+    "--ws-max-size",
+    "65536",
+    "--ws-ping-interval",
+    "10",
+    "--ws-ping-timeout",
+    "10",
+)
+
 
 def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
     host = settings.api_host
@@ -41,7 +53,16 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
         ),
         Service(
             "API",
-            ["uvicorn", "serving.app:app", "--host", host, "--port", str(settings.api_port)],
+            # It serves /v1/stream too when the relay runs in it (embedded).
+            [
+                "uvicorn",
+                "serving.app:app",
+                "--host",
+                host,
+                "--port",
+                str(settings.api_port),
+                *STREAM_SERVER_FLAGS,
+            ],
             f"{api}/healthz",
             log_dir / "api.log",
             port_setting="API_PORT",
@@ -100,15 +121,7 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
                     host,
                     "--port",
                     str(settings.relay_port),
-                    # Frames a client sends are small (realtime/stream.py refuses over 64 KiB):
-                    # uvicorn need not buffer its default 16 MiB before the app can say so.
-                    "--ws-max-size",
-                    "65536",
-                    # Dead peers are found by WebSocket pings, as in compose.
-                    "--ws-ping-interval",
-                    "10",
-                    "--ws-ping-timeout",
-                    "10",
+                    *STREAM_SERVER_FLAGS,
                 ],
                 f"http://{host}:{settings.relay_port}/healthz",
                 log_dir / "relay.log",

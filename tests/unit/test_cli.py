@@ -3,9 +3,10 @@
 import shutil
 from pathlib import Path
 
+import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, ROOT
 from tickerpulse.cli import app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
@@ -69,6 +70,26 @@ def test_ingest_from_the_synthetic_source_registers_the_ticker(store_settings: S
     assert result.exit_code == 0, result.output
     listed = runner.invoke(app, ["tickers"])
     assert "ZETA" in listed.output and "synthetic" in listed.output
+
+
+def test_every_server_of_the_stream_caps_frames_where_the_stream_does(settings: Settings) -> None:
+    # Embedded, the API serves /v1/stream; in full mode the relay does (compose likewise).
+    from realtime.stream import MAX_FRAME_BYTES
+    from tickerpulse.platform_services import platform_services
+
+    full = settings.model_copy(update={"events_url": "kafka://127.0.0.1:59092"})
+    commands = {
+        (mode, s.name): s.command
+        for mode, chosen in (("embedded", settings), ("full", full))
+        for s in platform_services(chosen, Path("logs"))
+        if s.name in ("API", "relay")
+    }
+    compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]
+    commands[("compose", "relay")] = compose["relay"]["command"]
+    assert set(commands) >= {("embedded", "API"), ("full", "relay"), ("compose", "relay")}
+    for where, command in commands.items():
+        at = command.index("--ws-max-size")
+        assert int(command[at + 1]) == MAX_FRAME_BYTES, where
 
 
 def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own(
