@@ -105,7 +105,14 @@ def sqlite_file_unusable(platform: Platform) -> Iterator[None]:
         assert engine is not None
         engine.dispose()
     path.rename(away)
-    path.mkdir()
+    # The app's background tasks may open the database meanwhile, and SQLite then creates an
+    # empty file by that name (a fresh-clone run hit FileExistsError here): it goes too.
+    for _ in range(100):
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            path.unlink(missing_ok=True)
     try:
         yield
     finally:
