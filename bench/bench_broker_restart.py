@@ -1,7 +1,7 @@
 """No event lost or repeated across broker restarts: the stress check of the Kafka path.
 
 What runs, all on 127.0.0.1:
-- Kafka 4 (scripts/kafka.sh, port 59092), which this bench stops and starts again and again;
+- Kafka 4 (scripts/kafka.sh, port 29092), which this bench stops and starts again and again;
 - the relay, `uvicorn realtime.service:app`, in a process of its own and a fresh consumer group;
 - this process: the platform's producer (KafkaBus: idempotent, acks=all, the same object the
   API publishes predictions with), writing prediction-shaped events with unique ids for tickers
@@ -55,7 +55,7 @@ RECEIVE_SECONDS = 180.0
 SETTLE_SECONDS = 3.0
 TICKERS = tuple(f"T{number:02d}" for number in range(30))
 KAFKA = ROOT / "scripts" / "kafka.sh"
-KAFKA_PORT = 59092
+KAFKA_PORT = 29092
 KAFKA_PID = ROOT / "var" / "services" / "kafka" / "pid"
 
 

@@ -1,7 +1,7 @@
 """The relay's fan-out under load: `uvicorn realtime.service:app` beside a naive broadcast loop.
 
 What runs where, all on 127.0.0.1 and on the same cores:
-- Kafka 4 (scripts/kafka.sh, port 59092): started if it is not running, and then stopped at the
+- Kafka 4 (scripts/kafka.sh, port 29092): started if it is not running, and then stopped at the
   end; left running if it was;
 - this process: the producer, the platform's KafkaBus (idempotent, acks=all, linger 5 ms),
   writing prediction-shaped events for tickers T000..T099 round-robin to the `predictions`
@@ -57,7 +57,7 @@ CEILING_SECONDS = 6
 DRAIN_SECONDS = 5.0
 P99_LIMIT_MS = 100.0
 BUDGET_SECONDS = 330  # the whole bench stays under 6 minutes: later steps are skipped
-KAFKA_PORT = 59092
+KAFKA_PORT = 29092
 SERVERS = {
     "TickerPulse relay": "realtime.service:app",
     "naive broadcast loop": "bench.naive_broadcast:app",
@@ -83,14 +83,8 @@ def kafka() -> Iterator[str]:
     """The broker's bootstrap address; stopped afterwards only if this bench started it."""
     was_running = port_in_use("127.0.0.1", KAFKA_PORT)
     script = str(ROOT / "scripts" / "kafka.sh")
-    for _attempt in range(3):
-        # A start can fail while another process briefly holds the port as its own end of a
-        # connection (port 59092 lies in the kernel's ephemeral range): try again.
-        started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=300)
-        if started.returncode == 0:
-            break
-        time.sleep(3)
-    else:
+    started = subprocess.run([script, "start"], capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
         raise RuntimeError(f"scripts/kafka.sh start failed:\n{started.stderr}")
     try:
         yield started.stdout.strip().splitlines()[-1]

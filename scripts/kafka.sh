@@ -8,7 +8,7 @@
 #   scripts/kafka.sh stop       graceful shutdown (SIGTERM), waiting up to 15 s for it to exit
 #   scripts/kafka.sh restart    stop, then start on the same log dir: topics and messages survive
 #   scripts/kafka.sh bootstrap  prints the bootstrap servers
-# Ports 59092 (TP_KAFKA_PORT) and 59093 for the controller (TP_KAFKA_CONTROLLER_PORT); the
+# Ports 29092 (TP_KAFKA_PORT) and 29093 for the controller (TP_KAFKA_CONTROLLER_PORT); the
 # cluster id, data (data/), server.properties and server.log in var/services/kafka (TP_KAFKA_DIR).
 # That folder is formatted for its controller port: to change the port, remove the folder.
 # Readiness is checked with confluent-kafka from .venv (TP_KAFKA_PYTHON: another interpreter).
@@ -16,8 +16,8 @@ set -euo pipefail
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${TP_KAFKA_PORT:-59092}
-controller_port=${TP_KAFKA_CONTROLLER_PORT:-59093}
+port=${TP_KAFKA_PORT:-29092}
+controller_port=${TP_KAFKA_CONTROLLER_PORT:-29093}
 state=${TP_KAFKA_DIR:-$root/var/services/kafka}
 bootstrap="127.0.0.1:$port"
 pom="$root/scripts/kafka/pom.xml"

@@ -8,7 +8,7 @@
 # key live in the state folder. Clients sign in with http://tickerpulse:PASSWORD@host:port.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${TP_MLFLOW_PORT:-55500}
+port=${TP_MLFLOW_PORT:-25500}
 state=${TP_MLFLOW_DIR:-$root/var/services/mlflow}
 bucket=${TP_MLFLOW_BUCKET:-tickerpulse-mlflow}
 url="http://127.0.0.1:$port"

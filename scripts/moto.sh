@@ -5,7 +5,7 @@
 #   scripts/moto.sh stop
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${TP_S3_PORT:-55900}
+port=${TP_S3_PORT:-25900}
 state=${TP_S3_DIR:-$root/var/services/moto}
 url="http://127.0.0.1:$port"
 bin="$root/.venv/bin/moto_server"

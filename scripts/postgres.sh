@@ -5,11 +5,11 @@
 #   scripts/postgres.sh url
 # Data lives in /var/tmp/tickerpulse/postgres-PORT (TP_PG_DIR): the server runs as the
 # postgres user, which may not be able to enter a checkout (a clone under a 0700 folder).
-# Port 55432 (TP_PG_PORT).
+# Port 25432 (TP_PG_PORT).
 set -euo pipefail
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
-port=${TP_PG_PORT:-55432}
+port=${TP_PG_PORT:-25432}
 data=${TP_PG_DIR:-/var/tmp/tickerpulse/postgres-$port}
 url="postgresql://tickerpulse@127.0.0.1:$port/tickerpulse"
 

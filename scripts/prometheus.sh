@@ -5,7 +5,7 @@
 #   scripts/prometheus.sh stop
 #   scripts/prometheus.sh url
 #   scripts/prometheus.sh install   only install (prometheus and promtool)
-# Port 59090 (TP_PROMETHEUS_PORT), not the package's 9090; its config, data/ and server.log in
+# Port 29090 (TP_PROMETHEUS_PORT), not the package's 9090; its config, data/ and server.log in
 # var/services/prometheus (TP_PROMETHEUS_DIR). The config is dashboards/prometheus/prometheus.yml
 # with these replaced from the environment:
 #   TP_PROMETHEUS_API_TARGET      host:port of the API      (127.0.0.1:8000)
@@ -16,7 +16,7 @@ set -euo pipefail
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${TP_PROMETHEUS_PORT:-59090}
+port=${TP_PROMETHEUS_PORT:-29090}
 state=${TP_PROMETHEUS_DIR:-$root/var/services/prometheus}
 source_config="$root/dashboards/prometheus/prometheus.yml"
 config="$state/prometheus.yml"

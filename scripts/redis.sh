@@ -4,7 +4,7 @@
 #   scripts/redis.sh start   install (Debian package) if missing, start; prints the URL
 #   scripts/redis.sh stop
 #   scripts/redis.sh url
-# Port 56379 (TP_REDIS_PORT); its folder and server.log in var/services/redis (TP_REDIS_DIR).
+# Port 26379 (TP_REDIS_PORT); its folder and server.log in var/services/redis (TP_REDIS_DIR).
 # Memory is capped at TP_REDIS_MAXMEMORY (256mb). maxmemory and its policy are per server, not
 # per database, and Celery's broker shares the server: volatile-lru evicts only keys with a
 # TTL (every cache entry and rate counter), never Celery's queued tasks, which have none.
@@ -13,7 +13,7 @@ set -euo pipefail
 # shellcheck source=scripts/apt.sh
 . "$(dirname "$0")/apt.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
-port=${TP_REDIS_PORT:-56379}
+port=${TP_REDIS_PORT:-26379}
 state=${TP_REDIS_DIR:-$root/var/services/redis}
 url="redis://127.0.0.1:$port/0"
 # shellcheck source=scripts/daemon.sh

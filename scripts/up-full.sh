@@ -45,11 +45,11 @@ trap stop_started EXIT
 trap 'echo "(stopping)" >&2' INT TERM  # the platform stops itself; then the EXIT trap runs
 
 echo "[full] Starting the real services (first run installs them: a few minutes)" >&2
-start postgres "${TP_PG_PORT:-55432}" postgres
-start redis "${TP_REDIS_PORT:-56379}" redis
-start kafka "${TP_KAFKA_PORT:-59092}" kafka
-start moto "${TP_S3_PORT:-55900}" s3
-start mlflow "${TP_MLFLOW_PORT:-55500}" mlflow
+start postgres "${TP_PG_PORT:-25432}" postgres
+start redis "${TP_REDIS_PORT:-26379}" redis
+start kafka "${TP_KAFKA_PORT:-29092}" kafka
+start moto "${TP_S3_PORT:-25900}" s3
+start mlflow "${TP_MLFLOW_PORT:-25500}" mlflow
 
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
@@ -77,7 +77,7 @@ export INBOX_S3_BUCKET=${INBOX_S3_BUCKET:-$bucket} INBOX_S3_PREFIX=${INBOX_S3_PR
 export STREAM_PUBLIC_URL=${STREAM_PUBLIC_URL:-ws://$host:${RELAY_PORT:-8001}/v1/stream}
 
 export TP_PROMETHEUS_API_TARGET=$host:${API_PORT:-8000} TP_PROMETHEUS_RELAY_TARGET=$host:${RELAY_PORT:-8001}
-start prometheus "${TP_PROMETHEUS_PORT:-59090}" prometheus
+start prometheus "${TP_PROMETHEUS_PORT:-29090}" prometheus
 
 cat >&2 <<EOF
 [full] Services:

@@ -81,7 +81,7 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         # A CSV dropped into the S3 inbox: the inbox sensor of `dagster dev`'s daemon takes it.
         s3 = boto3.client(
             "s3",
-            endpoint_url="http://127.0.0.1:55900",
+            endpoint_url="http://127.0.0.1:25900",
             aws_access_key_id="testing",  # up-full's defaults for moto_server
             aws_secret_access_key="testing",
             region_name="us-east-1",
@@ -149,7 +149,7 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         # land in PostgreSQL and their compute logs in S3.
         assert launch_from_the_ui(dagster_port) == "SUCCESS"
         dagster_db = sa.create_engine(
-            f"postgresql://tickerpulse@127.0.0.1:55432/tpfull_dagster_{run}"
+            f"postgresql://tickerpulse@127.0.0.1:25432/tpfull_dagster_{run}"
         )
         with dagster_db.connect() as connection:
             run_ids = connection.execute(sa.text("select run_id from runs")).scalars().all()
@@ -180,7 +180,7 @@ def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) ->
         deadline = time.monotonic() + 60
         health: dict[str, str] = {}
         while time.monotonic() < deadline and set(health.values()) != {"up"}:
-            targets = get_json("http://127.0.0.1:59090/api/v1/targets")["data"]["activeTargets"]
+            targets = get_json("http://127.0.0.1:29090/api/v1/targets")["data"]["activeTargets"]
             health = {t["scrapeUrl"]: t["health"] for t in targets}
             time.sleep(2)
         assert health == {

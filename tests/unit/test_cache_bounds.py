@@ -105,10 +105,10 @@ def test_pages_from_a_start_are_sliced_from_shared_entries(
 def test_settings_refuse_the_cache_in_the_brokers_redis_database() -> None:
     with pytest.raises(ValueError, match="database of its own"):
         Settings(
-            cache_url="redis://127.0.0.1:56379/2", celery_broker_url="redis://127.0.0.1:56379/2"
+            cache_url="redis://127.0.0.1:26379/2", celery_broker_url="redis://127.0.0.1:26379/2"
         )
     apart = Settings(
-        cache_url="redis://127.0.0.1:56379/2", celery_broker_url="redis://127.0.0.1:56379/3"
+        cache_url="redis://127.0.0.1:26379/2", celery_broker_url="redis://127.0.0.1:26379/3"
     )
     assert apart.cache_url.endswith("/2")
 

@@ -77,7 +77,7 @@ def test_every_server_of_the_stream_caps_frames_where_the_stream_does(settings: 
     from realtime.stream import MAX_FRAME_BYTES
     from tickerpulse.platform_services import platform_services
 
-    full = settings.model_copy(update={"events_url": "kafka://127.0.0.1:59092"})
+    full = settings.model_copy(update={"events_url": "kafka://127.0.0.1:29092"})
     commands = {
         (mode, s.name): s.command
         for mode, chosen in (("embedded", settings), ("full", full))
@@ -103,8 +103,8 @@ def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own
 
     full = settings.model_copy(
         update={
-            "events_url": "kafka://127.0.0.1:59092",
-            "mlflow_tracking_uri": "http://127.0.0.1:55500",
+            "events_url": "kafka://127.0.0.1:29092",
+            "mlflow_tracking_uri": "http://127.0.0.1:25500",
             "prediction_workers": 3,
         }
     )

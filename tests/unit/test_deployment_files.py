@@ -1,6 +1,7 @@
 """Deployment files: the compose file against the compose spec, the workspaces against the code."""
 
 import configparser
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,18 @@ def test_mlflow_runs_its_basic_auth_app_and_the_platform_signs_in() -> None:
     app_env = compose["x-app"]["environment"]
     assert app_env["MLFLOW_TRACKING_USERNAME"] == env["MLFLOW_AUTH_ADMIN_USERNAME"]
     assert app_env["MLFLOW_TRACKING_PASSWORD"].startswith("${MLFLOW_PASSWORD")
+
+
+def test_the_service_ports_lie_below_the_kernels_ephemeral_range() -> None:
+    # A listener cannot bind a port that any client socket on the machine holds as its own
+    # end of a connection; the kernel hands those out from ip_local_port_range. A CI run lost
+    # every S3 test to 'Port 55900 is in use' that way: the fixed ports sit below the range.
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    defaults = {
+        match.group(1): int(match.group(2))
+        for script in (ROOT / "scripts").glob("*.sh")
+        for match in re.finditer(r"\$\{(TP_\w+_PORT):-(\d+)\}", script.read_text())
+    }
+    assert {"TP_PG_PORT", "TP_REDIS_PORT", "TP_KAFKA_PORT", "TP_S3_PORT"} <= defaults.keys()
+    inside = {name: port for name, port in defaults.items() if port >= lowest_ephemeral}
+    assert not inside, f"default ports at or above {lowest_ephemeral}: {inside}"
