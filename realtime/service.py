@@ -9,6 +9,7 @@ In full mode this module's app is the ws_monitor: it consumes `predictions`, `me
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -31,6 +32,11 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # uvicorn sets up only its own loggers: without this the relay's own lines (where a
+        # group starts, a consumer restarted) went nowhere.
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
         mask_tokens_in_server_logs()
         bus = open_bus(settings.events_url)
         app.state.api_keys = ApiKeyStore(

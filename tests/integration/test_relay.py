@@ -101,6 +101,14 @@ def events_until(
     return received
 
 
+def log_tail(path: Path, lines: int = 40) -> str:
+    """A service log's last lines, without librdkafka's debug lines (KAFKA_DEBUG)."""
+    kept = [
+        line for line in path.read_text(errors="replace").splitlines() if not line.startswith("%7|")
+    ]
+    return "\n".join(kept[-lines:])
+
+
 def ours(events: list[dict[str, Any]], ids: list[str]) -> list[str]:
     """The ids of this test's events: other tests may write to `predictions` meanwhile."""
     return [event["data"]["id"] for event in events if event["data"]["id"] in ids]
@@ -229,18 +237,20 @@ def test_a_broker_restart_mid_stream_loses_and_repeats_no_prediction(
         # would come before it, so its arrival ends the wait for repeats.
         last = predict(api, "ACME")["id"]
         after += events_until(websocket, {last}, RECEIVE_SECONDS, settle=0)
-    received = before + ours(after, ids)
-    assert sorted(received) == sorted(ids), (
-        f"lost {sorted(set(ids) - set(received))}, "
-        f"repeated {sorted({i for i in received if received.count(i) > 1})}"
-    )
     # The producer flushed what it buffered across the restart, and counted it (its delivery
-    # reports are served every 0.2 s: wait for the count rather than read it once).
+    # reports are served every 0.2 s: wait for the count rather than read it once). Checked
+    # first: a loss is then the producer's or, past this, the relay's.
     delivered = 'tickerpulse_events_total{outcome="delivered"}'
     deadline = time.monotonic() + 10
     while metric(api, delivered) < len(ids) + 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert metric(api, delivered) == len(ids) + 1
+    received = before + ours(after, ids)
+    assert sorted(received) == sorted(ids), (
+        f"the relay lost {sorted(set(ids) - set(received))}, "
+        f"repeated {sorted({i for i in received if received.count(i) > 1})}; "
+        f"the relay's log ends:\n{log_tail(relay.service.log_path)}"
+    )
     assert metric(api, "tickerpulse_events_buffered") == 0
     assert metric(api, 'tickerpulse_events_total{outcome="failed"}') == 0
     assert relay.service.exited() is None

@@ -13,6 +13,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from tickerpulse.errors import EventBusUnavailable
+from tickerpulse.stores.events.kafka_liveness import (
+    STATISTICS_INTERVAL_MS,
+    CallThread,
+    ConsumerStuck,
+    GroupWatch,
+)
 from tickerpulse.stores.events.wire import (
     DEAD_LETTERS,
     MAX_MESSAGE_BYTES,
@@ -21,6 +27,15 @@ from tickerpulse.stores.events.wire import (
 )
 
 log = logging.getLogger(__name__)
+# A broker outage longer than the session ends the member's session; it then rejoins as a new
+# member, which the broker admits only once the old one's session has expired there too:
+# recovery waits a whole session (45 s by default, seen in bench_broker_restart). 10 s,
+# Kafka's default until 3.0.
+SESSION_TIMEOUT_MS = 10_000
+# Out of its group this long while the broker answers, a consumer is replaced: three sessions
+# (a normal rejoin after a restart takes about one, while the broker expires the old member).
+REJOIN_LIMIT_SECONDS = 3 * SESSION_TIMEOUT_MS / 1000
+CLOSE_SECONDS = 30.0  # a close commits and leaves the group; one that hangs is abandoned
 
 
 def _librdkafka_debug() -> dict[str, str]:
@@ -181,6 +196,7 @@ class KafkaBus:
             await asyncio.to_thread(self.ensure_topic, topic)
         # No group: a private one that starts at the end, like a broadcast listener.
         group_id = group or f"tickerpulse-listener-{uuid.uuid4().hex}"
+        watch = GroupWatch(limit_seconds=REJOIN_LIMIT_SECONDS)
         consumer = Consumer(
             {
                 "bootstrap.servers": self.bootstrap_servers,
@@ -193,16 +209,14 @@ class KafkaBus:
                 "auto.offset.reset": "earliest" if group else "latest",
                 "enable.auto.commit": True,
                 "auto.commit.interval.ms": 1000,
-                # A broker outage longer than the session ends the member's session; it then
-                # rejoins as a new member, which the broker admits only once the old one's
-                # session has expired there too: recovery waits a whole session (45 s by
-                # default, seen in bench_broker_restart). 10 s, Kafka's default until 3.0.
-                "session.timeout.ms": 10_000,
+                "session.timeout.ms": SESSION_TIMEOUT_MS,
                 "heartbeat.interval.ms": 3_000,
                 # An offset is stored (and then committed) only once the event was handled
                 # (below), so a consumer that dies mid-event leaves it for the group: at least
                 # once. Repeats are the receiver's to drop: events carry ids.
                 "enable.auto.offset.store": False,
+                "statistics.interval.ms": STATISTICS_INTERVAL_MS,
+                "stats_cb": watch.observe,
                 **_librdkafka_debug(),
             }
         )
@@ -211,25 +225,23 @@ class KafkaBus:
         else:
             consumer.subscribe([topic])
 
-        # A cancelled consumer's last poll goes on in its thread, and closing a consumer while
-        # another thread polls it is unsafe in librdkafka: close waits for that poll to end.
-        in_use = threading.Lock()
+        # Its polls and its close run on a thread of its own, in order: a cancelled consumer's
+        # last poll ends before its close (closing during a poll is unsafe in librdkafka).
+        calls = CallThread(f"kafka-consumer-{topic}")
 
-        def poll() -> Any:
-            with in_use:
-                return consumer.poll(0.5)
-
-        def close() -> None:
-            with in_use:
-                consumer.close()
+        def reachable() -> bool:
+            return self.reachable(timeout_seconds=2.0)
 
         async def events() -> AsyncIterator[dict[str, Any]]:
             while True:
-                message = await asyncio.to_thread(poll)
-                if message is None:
-                    continue
-                if message.error():
-                    log.warning("Kafka consumer on %s: %s", topic, message.error())
+                message = await calls.call(lambda: consumer.poll(0.5))
+                if message is None or message.error():
+                    if message is not None:
+                        log.warning("Kafka consumer on %s: %s", topic, message.error())
+                    if watch.probe_due():
+                        stuck = await asyncio.to_thread(watch.verdict, reachable)
+                        if stuck:
+                            raise ConsumerStuck(f"consumer of {topic} in {group_id}: {stuck}")
                     continue
                 event = decode_event(message.value())
                 if isinstance(event, str):
@@ -241,7 +253,14 @@ class KafkaBus:
         try:
             yield events()
         finally:
-            await asyncio.to_thread(close)
+            try:
+                await asyncio.wait_for(calls.call(consumer.close), CLOSE_SECONDS)
+            except TimeoutError:  # its thread is a daemon: abandoned, it holds nothing up
+                log.warning(
+                    "Kafka consumer of %s did not close within %.0f s", topic, CLOSE_SECONDS
+                )
+            finally:
+                calls.stop()
 
 
 class PinFailed(RuntimeError):
@@ -271,6 +290,10 @@ def _pin_the_end(consumer: Any, partitions: list[Any]) -> None:
             for p in fresh
         ]
         if ends:
+            log.info(
+                "Group starts at the end of %s",
+                ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in ends),
+            )
             consumer.commit(offsets=ends, asynchronous=False)
     except KafkaException as error:
         raise PinFailed(f"could not pin the start of a consumer group: {error}") from error
