@@ -14,6 +14,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
+from tests.hostile.platforms import (  # noqa: F401  the platforms, as fixtures of the suite
+    embedded_platform,
+    postgres_platform,
+    private_postgres_platform,
+    redis_platform,
+    shared_chdb_platform,
+)
 
 
 def free_port() -> int:
