@@ -41,7 +41,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 from bench.load import ROOT, free_port, log_tail
-from tickerpulse.launcher import Service, port_in_use, wait_until_ready
+from launcher.supervise import Service, port_in_use, wait_until_ready
 from tickerpulse.stores.events import KafkaBus
 
 RESTART_ROUNDS = int(os.environ.get("BROKER_RESTART_ROUNDS", "20"))

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import ROOT, free_port, log_tail
-from tickerpulse.launcher import Service, port_in_use, wait_until_ready
+from launcher.supervise import Service, port_in_use, wait_until_ready
 from tickerpulse.stores.events import KafkaBus
 
 TICKERS = tuple(f"T{number:03d}" for number in range(100))

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tickerpulse.launcher import Service, wait_until_ready
+from launcher.supervise import Service, wait_until_ready
 
 ROOT = Path(__file__).parents[1]
 # Ports other engineers' services and tests hold on this machine: never ours, even by chance.

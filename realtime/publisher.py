@@ -61,7 +61,7 @@ def http_scrape(url: str, timeout_seconds: float = 3.0) -> Callable[[], Awaitabl
 
 
 async def main(url: str) -> None:
-    from tickerpulse.processes import run_until_stopped
+    from runtime.processes import run_until_stopped
     from tickerpulse.settings import get_settings
     from tickerpulse.stores.events import open_bus
 

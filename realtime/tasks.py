@@ -13,7 +13,7 @@ from realtime.alerts import detect_anomalies
 from realtime.hub import Hub
 from realtime.publisher import publish_forever
 from realtime.relay import relay_topics
-from serving.metrics import dead_letters, replace_collector
+from runtime.collectors import dead_letters, replace_collector
 from tickerpulse.settings import Settings
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.warehouse import Warehouse

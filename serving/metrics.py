@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime.collectors import dead_letters, replace_collector
 from tickerpulse.stores.cache import Cache
 from tickerpulse.stores.events import EventBus
 
@@ -44,14 +45,6 @@ MODEL_LOAD_SECONDS = Histogram(
 )
 
 
-def dead_letters(bus: EventBus) -> CounterMetricFamily:
-    return CounterMetricFamily(
-        "tickerpulse_dead_letters",
-        "Messages this process's consumers could not handle, put on the dead-letters topic",
-        value=bus.stats().get("dead_letters", 0),
-    )
-
-
 class StoreCollector(Collector):
     """Counts kept by the stores themselves (the domain has no Prometheus), read at scrape."""
 
@@ -82,19 +75,6 @@ class StoreCollector(Collector):
             "Training tasks waiting in the Celery queue (NaN while the broker is unreachable)",
             value=self.queue_depth(),
         )
-
-
-_collectors: dict[str, Collector] = {}
-
-
-def replace_collector(slot: str, collector: Collector) -> None:
-    """Register `collector` in the process's registry in place of the previous one in `slot`:
-    each app reports its own stores, and a new app (as in tests) replaces the old one's."""
-    previous = _collectors.pop(slot, None)
-    if previous is not None:
-        REGISTRY.unregister(previous)
-    REGISTRY.register(collector)
-    _collectors[slot] = collector
 
 
 def watch_stores(bus: EventBus, cache: Cache, queue_depth: Callable[[], float]) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from runtime.processes import run_until_stopped
 from tickerpulse.answering import PREDICTIONS_TOPIC, REQUESTS_TOPIC, WORKER_GROUP, answer
 from tickerpulse.errors import EventBusUnavailable
 from tickerpulse.predicting import Predictor
-from tickerpulse.processes import run_until_stopped
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.events import EventBus, open_bus
 from tickerpulse.stores.prediction_requests import PredictionRequestStore

@@ -25,8 +25,8 @@ import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from runtime.collectors import replace_collector
 from serving.deps import Services
-from serving.metrics import replace_collector
 from tickerpulse.anomaly.daily import ForecastErrorSpec, freshness
 from tickerpulse.features import FEATURES
 from tickerpulse.forecasting.accuracy import realized_errors, served_coverage

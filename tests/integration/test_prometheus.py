@@ -25,9 +25,9 @@ import pytest
 import yaml
 
 from bench.load import free_port
+from launcher.supervise import Service, wait_until_ready
 from tests.conftest import ROOT, service_script
 from tests.unit.test_quality_metrics import forecast_history
-from tickerpulse.launcher import Service, wait_until_ready
 from tickerpulse.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -32,6 +32,7 @@ from websockets.sync.client import ClientConnection as SyncConnection
 from websockets.sync.client import connect
 
 from bench.load import free_port
+from launcher.supervise import Service, wait_until_ready
 from serving.app import create_app
 from tests.conftest import (
     ROOT,
@@ -43,7 +44,6 @@ from tests.conftest import (
     produce_raw,
     service_script,
 )
-from tickerpulse.launcher import Service, wait_until_ready
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import KafkaBus

@@ -6,8 +6,8 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
+from launcher.cli import app
 from tests.conftest import FIXTURES, ROOT
-from tickerpulse.cli import app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
 
@@ -74,8 +74,8 @@ def test_ingest_from_the_synthetic_source_registers_the_ticker(store_settings: S
 
 def test_every_server_of_the_stream_caps_frames_where_the_stream_does(settings: Settings) -> None:
     # Embedded, the API serves /v1/stream; in full mode the relay does (compose likewise).
+    from launcher.services import platform_services
     from realtime.stream import MAX_FRAME_BYTES
-    from tickerpulse.platform_services import platform_services
 
     full = settings.model_copy(update={"events_url": "kafka://127.0.0.1:29092"})
     commands = {
@@ -95,7 +95,7 @@ def test_every_server_of_the_stream_caps_frames_where_the_stream_does(settings: 
 def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own(
     settings: Settings,
 ) -> None:
-    from tickerpulse.platform_services import platform_services, ports_to_claim, stream_url
+    from launcher.services import platform_services, ports_to_claim, stream_url
 
     embedded = [s.name for s in platform_services(settings, Path("logs"))]
     assert embedded == ["Dagster UI", "API", "training worker", "MLflow UI"]
@@ -133,7 +133,7 @@ def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own
 
 
 def test_the_dagster_instance_follows_the_mode(settings: Settings) -> None:
-    from tickerpulse.cli import prepare_dagster_home
+    from launcher.commands import prepare_dagster_home
 
     prepare_dagster_home(settings)
     assert "postgres" not in (settings.dagster_home / "dagster.yaml").read_text()

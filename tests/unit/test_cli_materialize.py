@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from launcher.cli import app
 from serving.app import create_app
-from tickerpulse.cli import app
 from tickerpulse.settings import Settings
 
 runner = CliRunner()

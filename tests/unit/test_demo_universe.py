@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from tickerpulse.cli import app
+from launcher.cli import app
 from tickerpulse.demo import MAX_DEMO_TICKERS, load_demo_universe, synthetic_symbols
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
@@ -49,8 +49,8 @@ def test_up_loads_the_demo_universe_at_the_size_asked(
     """Up to the services: here one stand-in that exits at once, so `up` stops after loading."""
     import sys
 
-    from tickerpulse import platform_services
-    from tickerpulse.launcher import Service
+    from launcher import services as platform_services
+    from launcher.supervise import Service
 
     stand_in = Service(
         "stand-in",

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from launcher.cli import app
 from tickerpulse.cleaning import clean_ticker_prices
-from tickerpulse.cli import app
 from tickerpulse.features import FEATURES, add_targets, compute_features
 from tickerpulse.forecasting.evaluation import modelling_rows
 from tickerpulse.forecasting.models import CANDIDATES

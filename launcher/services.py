@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tickerpulse.launcher import Service
+from launcher.supervise import Service
 from tickerpulse.settings import Settings
 
 # For every server of /v1/stream. Frames a client sends are small (realtime/stream.py refuses
