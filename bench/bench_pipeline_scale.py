@@ -12,7 +12,7 @@ on one fresh data dir, as `tickerpulse ingest` and then the clean_prices run wou
                 measured in the same run because the machine is shared and noisy.
 Targets (issue 14): history load 200k rows/s, cleaning 500k rows/s.
 Peer: Qlib's published data-handling figures (800 stocks, 14 features, 1 CPU): 147 s with
-no cache, 7.4 s with both caches, quoted from Qlib's README (not run here; the README's
+no cache, 7.4 s with both caches, quoted from Qlib's README (not run here; docs/benchmarks.md's
 features table has this bench's own feature figures beside them).
 """
 

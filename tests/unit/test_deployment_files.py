@@ -104,7 +104,7 @@ def test_every_variable_compose_needs_is_documented() -> None:
 
 
 # Consoles with no authentication of their own (or whose users can change what the API
-# serves): published on the host's loopback only; the README says how to expose them.
+# serves): published on the host's loopback only; docs/operations.md says how to expose them.
 CONSOLES = ("mlflow", "dagster-webserver", "minio", "prometheus")
 
 
