@@ -14,10 +14,12 @@ import sys
 
 import dagster as dg
 
+from orchestration.check_results import record_check_results
 from orchestration.definitions import defs
 from orchestration.partitions import TICKERS, trading_days
 from orchestration.sensors import RANGE_END, RANGE_START, history_range
 from tickerpulse.settings import get_settings
+from tickerpulse.stores.check_results import CheckResultStore
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.symbols import require_symbol
 
@@ -77,6 +79,9 @@ def _run_plan(
         results.append(result)
         if not result.success:
             break
+    # The API reads check results from the operational database; the daemon's sensor copies
+    # them every 30 s, and this run may come before any daemon does.
+    record_check_results(instance, CheckResultStore(RawStore(get_settings().raw_db_url)))
     return results
 
 

@@ -1,24 +1,15 @@
-"""The latest result of every asset check in a Dagster instance, for the API's /metrics.
-
-Check results live in the instance's event log, not in the warehouse; the API reads them from
-the instance named by DAGSTER_HOME (as `tickerpulse up` and compose set it).
-"""
+"""The latest result of every asset check in a Dagster instance, copied to the operational
+database for the API's /metrics (tickerpulse/stores/check_results.py): the API reads a store of
+ours and never opens Dagster's instance. The `check_results_to_store` sensor copies them every
+30 s, and bootstrap once at its end."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import dagster as dg
 
+from tickerpulse.stores.check_results import CheckResult, CheckResultStore
+
 SCANNED_EVENTS = 2000  # the newest evaluations; every check is evaluated on each run
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    asset: str
-    check: str
-    passed: bool
-    severity: str  # ERROR (blocking) or WARN
 
 
 def latest_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
@@ -37,3 +28,8 @@ def latest_check_results(instance: dg.DagsterInstance) -> list[CheckResult]:
         if key not in latest:  # newest first: the first seen is the latest
             latest[key] = CheckResult(*key, evaluation.passed, evaluation.severity.value)
     return sorted(latest.values(), key=lambda r: (r.asset, r.check))
+
+
+def record_check_results(instance: dg.DagsterInstance, store: CheckResultStore) -> int:
+    """Copy the latest results into the store; how many checks there are."""
+    return store.replace(latest_check_results(instance))

@@ -5,6 +5,7 @@ import json
 import dagster as dg
 
 from orchestration.assets.ingestion import TICKERS_TAG
+from orchestration.check_results import record_check_results
 from orchestration.jobs import (
     TICKER_TAG,
     InboxFileConfig,
@@ -16,6 +17,7 @@ from orchestration.partitions import TICKERS, tickers, trading_days
 from orchestration.resources import InboxResource, RawStoreResource
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.ingestion import FETCHED_SOURCES
+from tickerpulse.stores.check_results import CheckResultStore
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -96,3 +98,15 @@ def clean_after_inbox(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.
     if ticker not in context.instance.get_dynamic_partitions(TICKERS):
         context.instance.add_dynamic_partitions(TICKERS, [ticker])
     return dg.RunRequest(run_key=context.dagster_run.run_id, partition_key=ticker)
+
+
+@dg.sensor(
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Copies the latest asset check results to the operational database for /metrics.",
+)
+def check_results_to_store(
+    context: dg.SensorEvaluationContext, raw_store: RawStoreResource
+) -> dg.SkipReason:
+    recorded = record_check_results(context.instance, CheckResultStore(raw_store.store))
+    return dg.SkipReason(f"recorded the latest results of {recorded} checks")

@@ -6,14 +6,13 @@ have not changed since they were last read (a file stat tells) are not read agai
 When a part fails, its previous figures stay and tickerpulse_quality_refresh_errors_total
 counts the failure, so one unreachable store never takes /metrics down.
 
-Check results are not here: Dagster keeps them in its own instance's event log, and
-neither the warehouse nor the raw store holds them.
+Check results come from the operational database, where Dagster's `check_results_to_store`
+sensor copies them: the API does not open Dagster's instance.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -34,7 +32,8 @@ from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.drift import feature_drift
 from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore, quarantine, raw_prices
+from tickerpulse.stores.check_results import CheckResultStore
+from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse
 
@@ -98,7 +97,6 @@ class QualityCollector(Collector):
             "raw_store": self._raw_store,
             "checks": self._checks,
         }
-        self._instance: Any = None
         self._lock = threading.Lock()
         self._figures: dict[str, list[Metric]] = {}
         self._memo: dict[str, tuple[str, Any]] = {}
@@ -322,17 +320,9 @@ class QualityCollector(Collector):
         ]
 
     def _checks(self) -> list[Metric]:
-        home = _dagster_home(self.settings)
-        if home is None:
-            return []  # no Dagster instance beside this API: nothing to report
-        # Imported here: the API loads Dagster only when it has an instance to read.
-        import dagster as dg
-
-        from orchestration.check_results import latest_check_results
-
-        if self._instance is None:
-            self._instance = dg.DagsterInstance.from_config(home)
-        results = latest_check_results(self._instance)
+        # Dagster's sensor (and bootstrap) copy the latest results to the operational database:
+        # no Dagster instance is opened here.
+        results = CheckResultStore(self.raw_store).latest()
         return [
             _gauge(
                 "tickerpulse_asset_check_failed",
@@ -343,13 +333,7 @@ class QualityCollector(Collector):
         ]
 
     def _raw_store(self) -> list[Metric]:
-        per_ticker = sa.select(
-            raw_prices.c.ticker, sa.func.count(), sa.func.max(raw_prices.c.ingested_at)
-        ).group_by(raw_prices.c.ticker)
-        quarantined = sa.select(quarantine.c.ticker, sa.func.count()).group_by(quarantine.c.ticker)
-        with self.raw_store.engine.connect() as connection:
-            ingested = {ticker: (rows, at) for ticker, rows, at in connection.execute(per_ticker)}
-            rejected: dict[str, int] = {t: n for t, n in connection.execute(quarantined)}
+        ingested, rejected = self.raw_store.ingestion_counts()
         # Every registered ticker, so a ticker with nothing ingested (or quarantined) shows 0.
         tickers = sorted(
             {row["symbol"] for row in self.raw_store.list_tickers(active_only=False)}
@@ -379,13 +363,6 @@ class QualityCollector(Collector):
                 last_ingested,
             ),
         ]
-
-
-def _dagster_home(settings: Settings) -> str | None:
-    """The instance `tickerpulse up` or compose runs (DAGSTER_HOME), if there is one."""
-    if os.environ.get("DAGSTER_HOME"):
-        return os.environ["DAGSTER_HOME"]
-    return str(settings.dagster_home) if (settings.dagster_home / "dagster.yaml").exists() else None
 
 
 def _unix_time(stamp: Any) -> float:

@@ -9,7 +9,15 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 # What starting, stopping or signalling a process takes in Python.
 PROCESS_MODULES = {"subprocess", "signal", "multiprocessing", "concurrent.futures.process"}
-PROCESS_CALLS = {"os.kill", "os.killpg", "os.fork", "os.system", "os.spawnv", "os.execv", "os.popen"}
+PROCESS_CALLS = {
+    "os.kill",
+    "os.killpg",
+    "os.fork",
+    "os.system",
+    "os.spawnv",
+    "os.execv",
+    "os.popen",
+}
 
 
 def imports_and_calls(path: Path) -> tuple[set[str], set[str]]:
@@ -60,4 +68,19 @@ def test_realtime_and_orchestration_import_no_other_app() -> None:
             found = {m for m in imports_and_calls(path)[0] if m.split(".")[0] in others}
             if found:
                 offenders[str(path.relative_to(ROOT))] = sorted(found)
+    assert offenders == {}
+
+
+def test_the_api_opens_no_dagster_instance() -> None:
+    # Check results reach /metrics through the operational database (a Dagster sensor writes
+    # them); only the Celery worker, which launches Dagster runs, imports Dagster.
+    offenders = {}
+    for path in package_modules("serving"):
+        if path.name == "worker.py":
+            continue
+        found = {
+            m for m in imports_and_calls(path)[0] if m.split(".")[0] in {"dagster", "orchestration"}
+        }
+        if found:
+            offenders[str(path.relative_to(ROOT))] = sorted(found)
     assert offenders == {}

@@ -20,6 +20,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from orchestration.resources import RawStoreResource
+from orchestration.sensors import check_results_to_store
 from serving.app import create_app
 from serving.quality_metrics import QualityCollector
 from tickerpulse.calendar import last_completed_session, trading_days
@@ -291,8 +293,8 @@ def test_registering_reads_no_store(platform_settings: Settings) -> None:
     CollectorRegistry(auto_describe=True).register(unusable)
 
 
-def test_the_latest_asset_check_results_of_the_dagster_instance(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_the_latest_asset_check_results_reach_metrics_through_the_operational_database(
+    settings: Settings, tmp_path: Path
 ) -> None:
     @dg.asset
     def prices() -> int:
@@ -308,20 +310,17 @@ def test_the_latest_asset_check_results_of_the_dagster_instance(
     def no_gaps() -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=next(verdicts), severity=dg.AssetCheckSeverity.WARN)
 
-    home = tmp_path / "dagster"
-    home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    store = RawStore(settings.raw_db_url)
+    collector = QualityCollector(store, None, None, settings, refresh_seconds=0)  # type: ignore[arg-type]
+    assert series(collector, "tickerpulse_asset_check_failed") == {}  # none recorded yet
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         for _ in range(2):
             dg.materialize([prices, rows_fine, no_gaps], instance=instance)
-    collector = QualityCollector(None, None, None, settings)  # type: ignore[arg-type]
+        # What the daemon does every 30 s: the sensor copies the latest results.
+        context = dg.build_sensor_context(
+            instance=instance, resources={"raw_store": RawStoreResource(url=settings.raw_db_url)}
+        )
+        skipped = check_results_to_store(context)
+    assert "2 checks" in str(skipped)
     failed = series(collector, "tickerpulse_asset_check_failed")
     assert failed == {("prices", "no_gaps", "WARN"): 1.0, ("prices", "rows_fine", "ERROR"): 0.0}
-
-
-def test_without_a_dagster_instance_no_check_series(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    collector = QualityCollector(None, None, None, settings)  # type: ignore[arg-type]
-    assert series(collector, "tickerpulse_asset_check_failed") == {}

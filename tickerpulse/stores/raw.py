@@ -298,6 +298,17 @@ class RawStore:
         with self.engine.connect() as connection:
             return pd.read_sql(query, connection)
 
+    def ingestion_counts(self) -> tuple[dict[str, tuple[int, Any]], dict[str, int]]:
+        """Per ticker: (rows stored, when last ingested), and rows kept in quarantine."""
+        per_ticker = sa.select(
+            raw_prices.c.ticker, sa.func.count(), sa.func.max(raw_prices.c.ingested_at)
+        ).group_by(raw_prices.c.ticker)
+        quarantined = sa.select(quarantine.c.ticker, sa.func.count()).group_by(quarantine.c.ticker)
+        with self.engine.connect() as connection:
+            ingested = {ticker: (rows, at) for ticker, rows, at in connection.execute(per_ticker)}
+            rejected = {ticker: rows for ticker, rows in connection.execute(quarantined)}
+        return ingested, rejected
+
     # model metadata ----------------------------------------------------------------------
     def record_alias_change(
         self,
