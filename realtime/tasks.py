@@ -9,7 +9,7 @@ from contextlib import suppress
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from realtime.alerts import detect_anomalies
+from realtime.detector import detect_anomalies
 from realtime.hub import Hub
 from realtime.publisher import publish_forever
 from realtime.relay import relay_topics

@@ -8,7 +8,7 @@ from typing import Annotated
 from celery import Celery
 from fastapi import Depends, Request
 
-from serving.jobs import QueueDepth, make_celery
+from serving.task_queue import QueueDepth, make_celery
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore

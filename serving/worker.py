@@ -12,8 +12,8 @@ import os
 import dagster as dg
 from celery import Task
 
-from orchestration.training_runs import STALE_AFTER, execute_training_run
-from serving.jobs import TRAIN_TASK, make_celery
+from orchestration.requested_training import STALE_AFTER, execute_training_run
+from serving.task_queue import TRAIN_TASK, make_celery
 from tickerpulse.settings import get_settings
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.training_runs import TrainingRunStore

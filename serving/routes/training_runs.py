@@ -5,9 +5,9 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from serving.deps import Services, ServicesDep
-from serving.jobs import enqueue_training
 from serving.schemas import TrainingRun, TrainingRunCreate
 from serving.security import AdminKey
+from serving.task_queue import enqueue_training
 from tickerpulse.stores.training_runs import TrainingRun as StoredRun
 
 router = APIRouter(prefix="/v1/training-runs", tags=["training runs"])

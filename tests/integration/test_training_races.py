@@ -44,7 +44,7 @@ while not go.exists():
     time.sleep(0.02)
 with dg.instance_for_test() as instance:
     if door == "api":  # what the Celery task runs
-        from orchestration.training_runs import execute_training_run
+        from orchestration.requested_training import execute_training_run
         from tickerpulse.stores.training_runs import TrainingRunStore
 
         store = TrainingRunStore(RawStore(settings.raw_db_url))
