@@ -9,7 +9,15 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 # What starting, stopping or signalling a process takes in Python.
 PROCESS_MODULES = {"subprocess", "signal", "multiprocessing", "concurrent.futures.process"}
-PROCESS_CALLS = {"os.kill", "os.killpg", "os.fork", "os.system", "os.spawnv", "os.execv", "os.popen"}
+PROCESS_CALLS = {
+    "os.kill",
+    "os.killpg",
+    "os.fork",
+    "os.system",
+    "os.spawnv",
+    "os.execv",
+    "os.popen",
+}
 
 
 def imports_and_calls(path: Path) -> tuple[set[str], set[str]]:
