@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from tickerpulse.errors import RegistryUnavailable, TickerPulseError, UnknownTicker
+from tickerpulse.forecasting.champions import champion, registered_name
 from tickerpulse.forecasting.coverage import VOLATILITY_RANK_DATES
 from tickerpulse.forecasting.forecast import forecast_record, make_forecasts, served_quantiles
-from tickerpulse.forecasting.training import registered_name
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse
 
@@ -91,7 +91,7 @@ class Predictor:
     def _load(self, horizon: int, current: Champion | None) -> Champion:
         """The horizon's champion: `current` re-checked, or the new version loaded."""
         name = registered_name(self.base_name, horizon)
-        info = self.registry.by_alias(name, "champion")
+        info = champion(self.registry, self.base_name, horizon)
         if info is None:
             raise NoModel(f"no champion for {name} yet: materialize price_model in Dagster")
         if current and current.version == info.version:

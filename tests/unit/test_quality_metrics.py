@@ -24,9 +24,9 @@ from serving.app import create_app
 from serving.quality_metrics import QualityCollector
 from tickerpulse.calendar import last_completed_session, trading_days
 from tickerpulse.features import FEATURES
+from tickerpulse.forecasting.champions import registered_name
 from tickerpulse.forecasting.drift import population_stability_index
 from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
-from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
