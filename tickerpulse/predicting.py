@@ -43,9 +43,8 @@ class Predictor:
     exchange: str = "XNYS"
     refresh_seconds: float = 30.0
     on_load: Callable[[str, float], None] | None = None  # (model name, seconds), for metrics
-    _champions: dict[int, LoadedChampion] = field(default_factory=dict)
-    # horizon -> when its champion was last checked against the registry (time.monotonic)
-    _checked_at: dict[int, float] = field(default_factory=dict)
+    # horizon -> (its loaded champion, when last checked against the registry: time.monotonic)
+    _champions: dict[int, tuple[LoadedChampion, float]] = field(default_factory=dict)
     _features: dict[str, tuple[str, pd.DataFrame]] = field(default_factory=dict)
     # (ticker, horizon) -> (champion version, features version, forecast record)
     _predictions: dict[tuple[str, int], tuple[str, str, dict[str, Any]]] = field(
@@ -56,11 +55,12 @@ class Predictor:
     registry_problem: str | None = None
 
     def _fresh(self, horizon: int) -> LoadedChampion | None:
-        """The loaded champion, if checked against the registry within refresh_seconds."""
-        checked_at = self._checked_at.get(horizon)
-        if checked_at is None or time.monotonic() - checked_at >= self.refresh_seconds:
+        """The loaded champion, if checked against the registry within refresh_seconds (one
+        dict read and a clock read: every request's path)."""
+        entry = self._champions.get(horizon)
+        if entry is None or time.monotonic() - entry[1] >= self.refresh_seconds:
             return None
-        return self._champions.get(horizon)
+        return entry[0]
 
     def champion(self, horizon: int) -> LoadedChampion:
         if horizon not in self.horizons:
@@ -73,7 +73,8 @@ class Predictor:
             fresh = self._fresh(horizon)
             if fresh is not None:
                 return fresh
-            current = self._champions.get(horizon)
+            entry = self._champions.get(horizon)
+            current = entry[0] if entry else None
             try:
                 loaded = self._load(horizon, current)
             except RegistryUnavailable as error:
@@ -82,11 +83,10 @@ class Predictor:
                     raise
                 # Keep serving what is loaded; ask again after refresh_seconds, so requests
                 # meanwhile do not each wait on the registry.
-                self._checked_at[horizon] = time.monotonic()
+                self._champions[horizon] = (current, time.monotonic())
                 return current
             self.registry_problem = None
-            self._champions[horizon] = loaded
-            self._checked_at[horizon] = time.monotonic()
+            self._champions[horizon] = (loaded, time.monotonic())
             return loaded
 
     def _load(self, horizon: int, current: LoadedChampion | None) -> LoadedChampion:
@@ -105,7 +105,7 @@ class Predictor:
 
     def loaded(self) -> dict[int, str]:
         """horizon -> "name vVERSION" of each champion loaded in this process."""
-        return {h: f"{c.name} v{c.version}" for h, c in sorted(self._champions.items())}
+        return {h: f"{c.name} v{c.version}" for h, (c, _) in sorted(self._champions.items())}
 
     def latest_features(self, ticker: str) -> pd.DataFrame:
         version = self.warehouse.version("price_features", ticker)
