@@ -51,7 +51,7 @@ def build(data_dir: str, ticker: str) -> dict[str, Any]:
     )
     horizon = settings.horizons[0]
     champion = predictor.champion(horizon)
-    # What Predictor.predict hands the estimator (make_forecasts -> input_frame).
+    # What Predictor.predict hands the estimator (champion_forecasts -> input_frame).
     row = input_frame(champion.estimator, predictor.latest_features(ticker), FEATURES)
     return {
         "api_key": key,

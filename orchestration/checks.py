@@ -13,9 +13,10 @@ from orchestration.resources import RawStoreResource, RegistryResource, Warehous
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import CLEAN_COLUMNS
 from tickerpulse.features import FEATURES, LONGEST_WINDOW
+from tickerpulse.forecasting import champions
+from tickerpulse.forecasting.champions import registered_name
 from tickerpulse.forecasting.forecast import forecastable
 from tickerpulse.forecasting.models import BASELINE
-from tickerpulse.forecasting.training import registered_name
 from tickerpulse.ingestion import FETCHED_SOURCES
 from tickerpulse.quality import (
     missing_sessions,
@@ -140,7 +141,7 @@ def price_model_promotion_gate(
     settings = get_settings()
     for horizon in settings.horizons:
         name = registered_name(registry.base_name, horizon)
-        champion = registry.registry.by_alias(name, "champion")
+        champion = champions.champion(registry.registry, registry.base_name, horizon)
         history = raw_store.store.alias_history(name)
         promotions = [h for h in history if h["to_alias"] == "champion"]
         latest = promotions[-1] if promotions else None

@@ -27,10 +27,11 @@ from runtime.collectors import replace_collector
 from serving.deps import Services
 from tickerpulse.anomaly.daily import ForecastErrorSpec, freshness
 from tickerpulse.features import FEATURES
+from tickerpulse.forecasting import champions
 from tickerpulse.forecasting.accuracy import realized_errors, served_coverage
+from tickerpulse.forecasting.champions import registered_name
 from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.drift import feature_drift
-from tickerpulse.forecasting.training import registered_name
 from tickerpulse.settings import Settings
 from tickerpulse.stores.check_results import CheckResultStore
 from tickerpulse.stores.raw import RawStore
@@ -254,7 +255,7 @@ class QualityCollector(Collector):
         rows = []
         for horizon in self.settings.horizons:
             name = registered_name(self.settings.model_name, horizon)
-            champion = self.registry.by_alias(name, "champion")
+            champion = champions.champion(self.registry, self.settings.model_name, horizon)
             if champion is not None:
                 kind = champion.params.get("model", "unknown")
                 rows.append((name, horizon, kind, float(champion.version)))

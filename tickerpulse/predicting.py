@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 
 from tickerpulse.errors import RegistryUnavailable, TickerPulseError, UnknownTicker
+from tickerpulse.forecasting.champions import champion, load_champion, registered_name
 from tickerpulse.forecasting.coverage import VOLATILITY_RANK_DATES
-from tickerpulse.forecasting.forecast import forecast_record, make_forecasts, served_quantiles
-from tickerpulse.forecasting.training import registered_name
+from tickerpulse.forecasting.forecast import LoadedChampion, champion_forecasts, forecast_record
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse
 
@@ -35,16 +35,6 @@ class UnknownHorizon(TickerPulseError):
 
 
 @dataclass
-class Champion:
-    name: str
-    version: str
-    model: str
-    quantiles: dict[str, float]
-    estimator: Any
-    checked_at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
 class Predictor:
     registry: ModelRegistry
     warehouse: Warehouse
@@ -53,7 +43,8 @@ class Predictor:
     exchange: str = "XNYS"
     refresh_seconds: float = 30.0
     on_load: Callable[[str, float], None] | None = None  # (model name, seconds), for metrics
-    _champions: dict[int, Champion] = field(default_factory=dict)
+    # horizon -> (its loaded champion, when last checked against the registry: time.monotonic)
+    _champions: dict[int, tuple[LoadedChampion, float]] = field(default_factory=dict)
     _features: dict[str, tuple[str, pd.DataFrame]] = field(default_factory=dict)
     # (ticker, horizon) -> (champion version, features version, forecast record)
     _predictions: dict[tuple[str, int], tuple[str, str, dict[str, Any]]] = field(
@@ -63,17 +54,27 @@ class Predictor:
     # Why the last registry check failed, None once one succeeds: readiness reports it.
     registry_problem: str | None = None
 
-    def champion(self, horizon: int) -> Champion:
+    def _fresh(self, horizon: int) -> LoadedChampion | None:
+        """The loaded champion, if checked against the registry within refresh_seconds (one
+        dict read and a clock read: every request's path)."""
+        entry = self._champions.get(horizon)
+        if entry is None or time.monotonic() - entry[1] >= self.refresh_seconds:
+            return None
+        return entry[0]
+
+    def champion(self, horizon: int) -> LoadedChampion:
         if horizon not in self.horizons:
             served = ", ".join(str(h) for h in self.horizons)
             raise UnknownHorizon(f"horizon {horizon} is not served; choose one of {served}")
-        current = self._champions.get(horizon)
-        if current and time.monotonic() - current.checked_at < self.refresh_seconds:
-            return current
+        fresh = self._fresh(horizon)
+        if fresh is not None:
+            return fresh
         with self._lock:  # one loader at a time; the others wait and reuse its result
-            current = self._champions.get(horizon)
-            if current and time.monotonic() - current.checked_at < self.refresh_seconds:
-                return current
+            fresh = self._fresh(horizon)
+            if fresh is not None:
+                return fresh
+            entry = self._champions.get(horizon)
+            current = entry[0] if entry else None
             try:
                 loaded = self._load(horizon, current)
             except RegistryUnavailable as error:
@@ -82,31 +83,29 @@ class Predictor:
                     raise
                 # Keep serving what is loaded; ask again after refresh_seconds, so requests
                 # meanwhile do not each wait on the registry.
-                current.checked_at = time.monotonic()
+                self._champions[horizon] = (current, time.monotonic())
                 return current
             self.registry_problem = None
-            self._champions[horizon] = loaded
+            self._champions[horizon] = (loaded, time.monotonic())
             return loaded
 
-    def _load(self, horizon: int, current: Champion | None) -> Champion:
-        """The horizon's champion: `current` re-checked, or the new version loaded."""
-        name = registered_name(self.base_name, horizon)
-        info = self.registry.by_alias(name, "champion")
+    def _load(self, horizon: int, current: LoadedChampion | None) -> LoadedChampion:
+        """The horizon's champion: `current` if still the champion, or the new version loaded."""
+        info = champion(self.registry, self.base_name, horizon)
         if info is None:
+            name = registered_name(self.base_name, horizon)
             raise NoModel(f"no champion for {name} yet: materialize price_model in Dagster")
         if current and current.version == info.version:
-            current.checked_at = time.monotonic()
             return current
         started = time.perf_counter()
-        estimator = self.registry.load_version(name, info.version)
+        loaded = load_champion(self.registry, info)
         if self.on_load is not None:
-            self.on_load(name, time.perf_counter() - started)
-        quantiles = served_quantiles(info.metrics)
-        return Champion(name, info.version, info.params.get("model", "?"), quantiles, estimator)
+            self.on_load(info.name, time.perf_counter() - started)
+        return loaded
 
     def loaded(self) -> dict[int, str]:
         """horizon -> "name vVERSION" of each champion loaded in this process."""
-        return {h: f"{c.name} v{c.version}" for h, c in sorted(self._champions.items())}
+        return {h: f"{c.name} v{c.version}" for h, (c, _) in sorted(self._champions.items())}
 
     def latest_features(self, ticker: str) -> pd.DataFrame:
         version = self.warehouse.version("price_features", ticker)
@@ -134,30 +133,22 @@ class Predictor:
         """The prediction when it needs no model load, registry call or read: the same
         champion on the same features as last time. Cheap enough for an event loop when the
         warehouse's version is a file stat; None otherwise (call `predict`)."""
-        champion = self._champions.get(horizon)
+        champion = self._fresh(horizon)
         memo = self._predictions.get((ticker, horizon))
         if (
             champion is None
             or memo is None
             or not self.warehouse.version_is_cheap
-            or time.monotonic() - champion.checked_at >= self.refresh_seconds
             or memo[:2] != (champion.version, self.warehouse.version("price_features", ticker))
         ):
             return None
         return {"id": uuid.uuid4().hex, "ticker": ticker, **memo[2]}
 
-    def _forecast(self, champion: Champion, ticker: str, horizon: int) -> dict[str, Any]:
-        """The champion on the ticker's latest features: the same until either changes, so
-        it is computed once per (champion version, features version)."""
-        forecasts, skipped = make_forecasts(
-            self.latest_features(ticker),
-            champion.estimator,
-            horizon,
-            champion.quantiles,
-            champion.name,
-            champion.version,
-            champion.model,
-            self.exchange,
+    def _forecast(self, champion: LoadedChampion, ticker: str, horizon: int) -> dict[str, Any]:
+        """The champion on the ticker's latest features, on the batch forecasts' path: the same
+        until either changes, so it is computed once per (champion version, features version)."""
+        forecasts, skipped = champion_forecasts(
+            champion, self.latest_features(ticker), horizon, self.exchange
         )
         if skipped:
             raise UnknownTicker(

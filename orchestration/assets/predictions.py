@@ -7,8 +7,8 @@ from orchestration.assets.models import price_model
 from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
 from tickerpulse.forecasting.accuracy import accuracy_by_version, realized_errors, served_coverage
-from tickerpulse.forecasting.forecast import make_forecasts, publish_forecasts, served_quantiles
-from tickerpulse.forecasting.training import registered_name
+from tickerpulse.forecasting.champions import champion, load_champion, registered_name
+from tickerpulse.forecasting.forecast import champion_forecasts, publish_forecasts
 from tickerpulse.settings import get_settings
 
 
@@ -28,20 +28,12 @@ def price_forecasts(
     features = wh.read("price_features")
     batches, skipped_all = [], set()
     for horizon in settings.horizons:
-        name = registered_name(registry.base_name, horizon)
-        champion = reg.by_alias(name, "champion")
-        if champion is None:
+        served = champion(reg, registry.base_name, horizon)
+        if served is None:
+            name = registered_name(registry.base_name, horizon)
             raise dg.Failure(f"{name} has no champion: materialize price_model first")
-        quantiles = served_quantiles(champion.metrics)
-        forecasts, skipped = make_forecasts(
-            features,
-            reg.load(name, "champion"),
-            horizon,
-            quantiles,
-            name,
-            champion.version,
-            champion.params.get("model", "unknown"),
-            settings.exchange,
+        forecasts, skipped = champion_forecasts(
+            load_champion(reg, served), features, horizon, settings.exchange
         )
         batches.append(forecasts)
         skipped_all.update(skipped)

@@ -2,8 +2,8 @@ from fastapi import APIRouter
 
 from serving.deps import ServicesDep
 from serving.schemas import ModelScope
+from tickerpulse.forecasting.champions import challenger, champion, registered_name
 from tickerpulse.forecasting.coverage import TERCILES
-from tickerpulse.forecasting.training import registered_name
 from tickerpulse.stores.registry import ModelVersionInfo
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -47,12 +47,13 @@ def get_models(services: ServicesDep) -> list[dict]:
     scopes = []
     for horizon in services.settings.horizons:
         name = registered_name(services.settings.model_name, horizon)
+        base_name, registry = services.settings.model_name, services.registry
         scopes.append(
             {
                 "name": name,
                 "horizon": horizon,
-                "champion": _version(services.registry.by_alias(name, "champion")),
-                "challenger": _version(services.registry.by_alias(name, "challenger")),
+                "champion": _version(champion(registry, base_name, horizon)),
+                "challenger": _version(challenger(registry, base_name, horizon)),
                 "history": services.raw_store.alias_history(name),
             }
         )

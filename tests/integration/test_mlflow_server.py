@@ -174,6 +174,6 @@ def test_with_basic_auth_only_the_platform_moves_the_champion(
         with pytest.raises(MlflowException):
             client.get_model_version_by_alias(name, "champion")  # not even a read
     platform = ModelRegistry(signed_in, artifact_uri="")
-    assert platform.alias_version(name, "champion") == champion_version
+    assert platform.by_alias(name, "champion").version == champion_version  # type: ignore[union-attr]
     platform.move_alias(name, "champion", champion.version.version, expected=champion_version)
-    assert platform.alias_version(name, "champion") == champion.version.version
+    assert platform.by_alias(name, "champion").version == champion.version.version  # type: ignore[union-attr]

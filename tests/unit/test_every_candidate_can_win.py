@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import synthetic_panel
 from tickerpulse.features import FEATURES, add_targets, compute_features
 from tickerpulse.forecasting.evaluation import modelling_rows
-from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
+from tickerpulse.forecasting.forecast import LoadedChampion, champion_forecasts, served_quantiles
 from tickerpulse.forecasting.models import CANDIDATES
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.predicting import Predictor
@@ -107,10 +107,10 @@ def assert_the_champion_serves(
     expected = last["close"].to_numpy() * np.exp(fitted.predict(last[inputs]))
     np.testing.assert_allclose(loaded.predict(last[inputs]), fitted.predict(last[inputs]))
 
-    quantiles = served_quantiles(champion.metrics)
-    batch, skipped = make_forecasts(
-        features, loaded, horizon, quantiles, name, champion.version, candidate
+    served = LoadedChampion(
+        name, champion.version, candidate, served_quantiles(champion.metrics), loaded
     )
+    batch, skipped = champion_forecasts(served, features, horizon)
     assert skipped == []
     batch = batch.sort_values("ticker").reset_index(drop=True)
     assert list(batch["ticker"]) == list(last["ticker"])

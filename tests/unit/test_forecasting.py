@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import synthetic_panel
 from tickerpulse.features import FEATURES, add_targets, compute_features
 from tickerpulse.forecasting.evaluation import NotEnoughHistory, conformal_quantile, walk_forward
-from tickerpulse.forecasting.forecast import make_forecasts
+from tickerpulse.forecasting.forecast import LoadedChampion, champion_forecasts
 from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.promotion import decide
 from tickerpulse.forecasting.significance import DieboldMariano
@@ -99,9 +99,8 @@ def test_forecasts_carry_nested_intervals_and_skip_incomplete_tickers() -> None:
     features.loc[last_bbb, "rsi_14"] = np.nan
     complete = features.dropna(subset=FEATURES)
     model = CANDIDATES["naive"](5).fit(complete[model_inputs(FEATURES)], np.zeros(len(complete)))
-    forecasts, skipped = make_forecasts(
-        features, model, 5, {"q80": 1.3, "q95": 2.3}, "m", "7", "naive"
-    )
+    champion = LoadedChampion("m", "7", "naive", {"q80": 1.3, "q95": 2.3}, model)
+    forecasts, skipped = champion_forecasts(champion, features, 5)
     assert skipped == ["BBB"]
     assert list(forecasts["ticker"]) == ["AAA", "CCC", "DDD"]
     assert (forecasts["lower_95"] < forecasts["lower_80"]).all()
@@ -126,7 +125,9 @@ def test_a_forecast_takes_the_quantile_of_its_volatility_tercile() -> None:
     for label, values in ((80, (0.5, 1.0, 2.0)), (95, (1.5, 3.0, 6.0))):
         for name, value in zip(("low", "mid", "high"), values, strict=True):
             quantiles[f"q{label}_{name}_volatility"] = value
-    forecasts, _ = make_forecasts(features, model, 1, quantiles, "m", "7", "naive")
+    forecasts, _ = champion_forecasts(
+        LoadedChampion("m", "7", "naive", quantiles, model), features, 1
+    )
     rows = forecasts.set_index("ticker")
     assert np.log(rows.loc["AAA", "upper_80"] / rows.loc["AAA", "forecast"]) == pytest.approx(2.0)
     assert np.log(rows.loc["BBB", "upper_80"] / rows.loc["BBB", "forecast"]) == pytest.approx(
@@ -218,8 +219,7 @@ def test_a_model_fitted_before_the_ticker_input_still_forecasts() -> None:
     from sklearn.linear_model import Ridge
 
     old = Ridge().fit(complete[FEATURES], complete["ret_1"])
-    forecasts, skipped = make_forecasts(
-        FEATURE_PANEL, old, 1, {"q80": 1.3, "q95": 2.3}, "m", "1", "ridge"
-    )
+    champion = LoadedChampion("m", "1", "ridge", {"q80": 1.3, "q95": 2.3}, old)
+    forecasts, skipped = champion_forecasts(champion, FEATURE_PANEL, 1)
     assert skipped == [] and len(forecasts) == 4
     assert (forecasts["forecast"] != forecasts["last_close"]).all()

@@ -26,9 +26,10 @@ from serving.app import create_app
 from serving.quality_metrics import QualityCollector
 from tickerpulse.calendar import last_completed_session, trading_days
 from tickerpulse.features import FEATURES
+from tickerpulse.forecasting.champions import champion as champion_of
+from tickerpulse.forecasting.champions import load_champion, registered_name
 from tickerpulse.forecasting.drift import population_stability_index
-from tickerpulse.forecasting.forecast import make_forecasts, served_quantiles
-from tickerpulse.forecasting.training import registered_name
+from tickerpulse.forecasting.forecast import champion_forecasts
 from tickerpulse.settings import Settings
 from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import ModelRegistry
@@ -49,21 +50,15 @@ def forecast_history(settings: Settings, target: Path, sessions: int = HISTORY_S
     sessions_back = features.groupby("ticker").cumcount(ascending=False)
     batches = []
     for horizon in settings.horizons:
-        name = registered_name(settings.model_name, horizon)
-        champion = registry.by_alias(name, "champion")
+        champion = champion_of(registry, settings.model_name, horizon)
         assert champion is not None
-        estimator = registry.load(name, "champion")
-        quantiles = served_quantiles(champion.metrics)
+        loaded = load_champion(registry, champion)
         for back in range(1, sessions + 1):
-            made, _ = make_forecasts(
+            made, _ = champion_forecasts(
                 # What that day's run saw: the history up to it (the tercile ranks on it).
+                loaded,
                 features[sessions_back >= back],
-                estimator,
                 horizon,
-                quantiles,
-                name,
-                champion.version,
-                champion.params.get("model", "unknown"),
                 settings.exchange,
             )
             batches.append(made)

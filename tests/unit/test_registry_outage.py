@@ -16,8 +16,9 @@ from serving.app import create_app
 from tests.conftest import synthetic_panel
 from tickerpulse.errors import RegistryUnavailable
 from tickerpulse.features import compute_features
+from tickerpulse.forecasting.champions import registered_name
 from tickerpulse.forecasting.models import CANDIDATES
-from tickerpulse.forecasting.training import TrainingOutcome, registered_name, train_horizon
+from tickerpulse.forecasting.training import TrainingOutcome, train_horizon
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -60,20 +61,29 @@ def forecastable(features: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return complete, sorted(set(latest["ticker"]) - set(complete["ticker"]))
 
 
-def make_forecasts(
-    features: pd.DataFrame,
-    estimator: Any,
-    horizon: int,
-    quantiles: dict[str, float],
-    model_name: str,
-    model_version: str,
-    model: str,
-    exchange: str = "XNYS",
+@dataclass(frozen=True)
+class LoadedChampion:
+    """A registered version loaded to forecast with: its estimator and the score quantiles its
+    intervals are drawn from."""
+
+    name: str  # registered model name (<base name>-h<horizon>)
+    version: str
+    model: str  # the candidate it is (ridge, naive, ...)
+    quantiles: dict[str, float]
+    estimator: Any
+
+
+def champion_forecasts(
+    champion: LoadedChampion, features: pd.DataFrame, horizon: int, exchange: str = "XNYS"
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One row per ticker with complete latest features; also the tickers that had none."""
+    """The one forecasting path: `champion` on each ticker's latest complete features, one row
+    per ticker (point forecast, 80/95 % intervals, the version behind them); also the tickers
+    it could not forecast. The batch asset calls it with every ticker's features, the API with
+    one ticker's."""
     complete, skipped = forecastable(features)
     if complete.empty:
         return pd.DataFrame(columns=FORECAST_COLUMNS), skipped
+    estimator = champion.estimator
     predicted = estimator.predict(input_frame(estimator, complete, FEATURES))
     scale = interval_scale(complete, horizon)
     close = complete["close"].to_numpy()
@@ -89,12 +99,14 @@ def make_forecasts(
     )
     for level in LEVELS:
         label = int(level * 100)
-        half_width = _half_width_quantiles(quantiles, label, complete[TERCILE].to_numpy()) * scale
+        half_width = (
+            _half_width_quantiles(champion.quantiles, label, complete[TERCILE].to_numpy()) * scale
+        )
         out[f"lower_{label}"] = close * np.exp(predicted - half_width)
         out[f"upper_{label}"] = close * np.exp(predicted + half_width)
-    out["model_name"] = model_name
-    out["model_version"] = model_version
-    out["model"] = model
+    out["model_name"] = champion.name
+    out["model_version"] = champion.version
+    out["model"] = champion.model
     out["created_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     return out[FORECAST_COLUMNS], skipped
 

@@ -16,6 +16,8 @@ import pandas as pd
 from sklearn.base import RegressorMixin
 
 from tickerpulse.features import FEATURES, add_targets
+from tickerpulse.forecasting import champions
+from tickerpulse.forecasting.champions import registered_name
 from tickerpulse.forecasting.evaluation import (
     FOLD_DATES,
     TEST_SESSIONS,
@@ -47,10 +49,6 @@ class TrainingOutcome:
 
 def fold_coverage(fold_metrics: list[dict[str, float]]) -> str:
     return ",".join(f"{m['coverage_80']:.3f}" for m in fold_metrics if "coverage_80" in m)
-
-
-def registered_name(base: str, horizon: int) -> str:
-    return f"{base}-h{horizon}"
 
 
 Candidates = Mapping[str, Callable[[int], RegressorMixin]]
@@ -149,7 +147,7 @@ def train_horizon(
         window="expanding" if train_dates is None else f"rolling {train_dates} dates",
     )
     close_figures()
-    champion = registry.by_alias(name, "champion")
+    champion = champions.champion(registry, base_name, horizon)
     decision = decide(
         best.model,
         metrics,
@@ -180,12 +178,12 @@ def train_horizon(
         raw_store.record_alias_change(
             name, version.version, "challenger", "champion", metrics, decision.reason
         )
-        champion = registry.by_alias(name, "champion")
+        champion = champions.champion(registry, base_name, horizon)
     elif champion is None:
         champion = _random_walk_serves(
             registry,
             raw_store,
-            name,
+            base_name,
             evaluations,
             features,
             rows,
@@ -220,7 +218,7 @@ def _champion_better(
 def _random_walk_serves(
     registry: ModelRegistry,
     raw_store: RawStore,
-    name: str,
+    base_name: str,
     evaluations: list[Evaluation],
     features: pd.DataFrame,
     rows: pd.DataFrame,
@@ -231,6 +229,7 @@ def _random_walk_serves(
     check: Callable[[], None],
 ) -> ModelVersionInfo | None:
     """Registers the random walk as champion: the declined model must not leave nothing to serve."""
+    name = registered_name(base_name, horizon)
     naive = next((e for e in evaluations if e.model == BASELINE), None)
     if naive is None:  # the candidates offered left it out; its intervals still need scores
         naive = evaluate_candidates(
@@ -264,7 +263,7 @@ def _random_walk_serves(
     registry.move_alias(name, "champion", version.version, expected=None)
     raw_store.record_alias_change(name, version.version, None, "champion", metrics, reason)
     registry.tag_version(name, version.version, "promotion", f"promoted: {reason}")
-    return registry.by_alias(name, "champion")
+    return champions.champion(registry, base_name, horizon)
 
 
 def _register(

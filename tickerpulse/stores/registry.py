@@ -304,21 +304,13 @@ class ModelRegistry:
             raise
         return self.version(name, str(found.version), run_id=found.run_id)
 
+    def _aliased_version(self, name: str, alias: str) -> str | None:
+        found = self.by_alias(name, alias)
+        return found.version if found else None
+
     def set_alias(self, name: str, alias: str, version: str) -> None:
         with self._reaching(self.lookups):
             self.client.set_registered_model_alias(name, alias, version)
-
-    def alias_version(self, name: str, alias: str) -> str | None:
-        """The version `alias` points at; None when the model or the alias does not exist."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            with self._reaching(self.lookups):
-                return str(self.client.get_model_version_by_alias(name, alias).version)
-        except MlflowException as error:
-            if _not_found(error):
-                return None
-            raise
 
     def move_alias(self, name: str, alias: str, version: str, expected: str | None) -> None:
         """Point `alias` at `version` only if it still points at `expected` (None: nowhere),
@@ -327,7 +319,7 @@ class ModelRegistry:
         hold the model's training lease never interleave here, so among them it is atomic; a
         writer outside the platform (a person in the MLflow UI) could only slip in between the
         read and the set, and the read-back then reports it instead of letting it pass."""
-        current = self.alias_version(name, alias)
+        current = self._aliased_version(name, alias)
         if current != expected:
             raise AliasMoved(
                 f"{name}@{alias} points at {_shown_version(current)}, not at "
@@ -335,7 +327,7 @@ class ModelRegistry:
                 f"v{version}; train again to compare against the current {alias}"
             )
         self.set_alias(name, alias, version)
-        after = self.alias_version(name, alias)
+        after = self._aliased_version(name, alias)
         if after != version:
             raise AliasMoved(
                 f"{name}@{alias} was moved to {_shown_version(after)} by another writer while "

@@ -18,7 +18,7 @@ def encode_event(event: dict[str, Any]) -> bytes:
     return json.dumps(event, default=_iso).encode()
 
 
-TOPICS = ("prediction-requests", "predictions", "metrics", "alerts", "forecasts-published")
+TOPICS = ("prediction-requests", "predictions", "metrics", "alerts")
 # Where a consumer puts a message it cannot handle (not JSON, not an object, too large), with
 # the reason in its headers and its bytes as they came, so one bad message stops nothing.
 DEAD_LETTERS = "dead-letters"
