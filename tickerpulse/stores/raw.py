@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tickerpulse.errors import UnknownTicker
+from tickerpulse.stores.price_panel import as_panel
 from tickerpulse.stores.sql_engine import bounded_engine
 
 metadata = sa.MetaData()
@@ -259,6 +260,12 @@ class RawStore:
     ) -> pd.DataFrame:
         """Rows by ticker and date; only `fields` (with ticker and date) when given: a column
         left out is one less to convert on every row of a universe."""
+        frame = self._read(symbols, fields)
+        frame["date"] = pd.to_datetime(frame["date"], format="ISO8601").dt.date
+        return frame
+
+    def _read(self, symbols: Sequence[str] | None, fields: Sequence[str] | None) -> pd.DataFrame:
+        """read_prices' rows with the date as the driver gives it (text on SQLite)."""
         chosen = (
             ["ticker", "date", *(f for f in fields if f not in ("ticker", "date"))]
             if fields
@@ -273,8 +280,17 @@ class RawStore:
                 frame = _sqlite_frame(connection, query)
             else:
                 frame = pd.read_sql(query, connection)
-        frame["date"] = pd.to_datetime(frame["date"], format="ISO8601").dt.date
         return frame
+
+    def read_panel(
+        self, symbols: Sequence[str] | None = None, fields: Sequence[str] = PRICE_FIELDS
+    ) -> pd.DataFrame:
+        """A universe's rows for cleaning: ticker (categorical), date (datetime64) and
+        `fields`, by ticker and date; read_prices' date objects cost 0.4 s a million rows."""
+        unknown = set(fields) - set(PRICE_FIELDS)
+        if unknown:
+            raise ValueError(f"not a price field: {', '.join(sorted(unknown))}")
+        return as_panel(self._read(symbols, fields), fields)
 
     def last_dates(self) -> dict[str, dt.date]:
         query = sa.select(raw_prices.c.ticker, sa.func.max(raw_prices.c.date)).group_by(
