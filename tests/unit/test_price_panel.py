@@ -60,3 +60,14 @@ def test_one_panel_writes_the_files_a_write_per_ticker_writes(tmp_path: Path) ->
     assert mine.to_pandas().equals(theirs.to_pandas())
     assert mine["date"][0].as_py() == dt.date.fromisoformat(str(rows["date"].iloc[0]))
     assert whole.read("clean_prices", "NONE").empty
+
+
+def test_the_panel_is_typed_alike_on_every_raw_backend(raw_store: RawStore) -> None:
+    """SQLite gives dates as text, PostgreSQL as dates: the panel is the same on both."""
+    panel = synthetic_panel(("AAA",), years=1).drop(columns="ticker")
+    raw_store.upsert_prices("AAA", "test", panel.assign(adj_close=np.nan))
+    read = raw_store.read_panel(["AAA"], RAW_FIELDS)
+    assert read["date"].dtype.kind == "M" and read["adj_close"].dtype == np.float64
+    assert read["date"].dt.date.tolist() == panel["date"].tolist()
+    np.testing.assert_array_equal(read["close"].to_numpy(), panel["close"].to_numpy())
+    assert read["adj_close"].isna().all()
