@@ -71,10 +71,14 @@ class BoundedQueuePool(sa.pool.QueuePool):
 
 def _sqlite_pragmas(busy_millis: int, connection: Any, _record: Any) -> None:
     # WAL lets the API read while a Dagster step writes; the busy timeout waits out short
-    # write locks, and no longer.
+    # write locks, and no longer. synchronous=NORMAL is SQLite's advice for WAL: a commit
+    # no longer waits for an fsync (a history load commits once per ticker: 4 s of 31 at 500
+    # tickers), the file stays consistent after any crash, and only a power loss can undo
+    # the last commits, which a re-run of the load or the day's fetch writes again.
     cursor = connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout={busy_millis}")
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

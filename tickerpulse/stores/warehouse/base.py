@@ -30,6 +30,22 @@ class Warehouse(ABC):
     def write_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
         """Replace every row of `ticker` in `table` with `frame` (idempotent)."""
 
+    def write_partitions(
+        self, table: str, panel: pd.DataFrame, spans: dict[str, tuple[int, int]]
+    ) -> None:
+        """write_partition for many tickers from one panel: `spans` gives each ticker's
+        (first row, row count) in `panel`, whose columns are `ticker` and the table's (dates
+        as datetime64 or dates). A ticker whose span is empty is left with no rows.
+        Backends that can take the panel whole override this; here, one write per ticker."""
+        _check_table(table)
+        body = panel.drop(columns="ticker")
+        if "date" in body and body["date"].dtype.kind == "M":
+            body = body.assign(date=body["date"].dt.date)
+        for ticker, (first, count) in spans.items():
+            self.write_partition(
+                table, ticker, body.iloc[first : first + count].reset_index(drop=True)
+            )
+
     @abstractmethod
     def merge_partition(self, table: str, ticker: str, frame: pd.DataFrame) -> None:
         """Add `frame` to the rows of `ticker` in `table`, replacing those with the same

@@ -62,7 +62,27 @@ class ParquetWarehouse(Warehouse):
         data = frame.assign(ticker=ticker)
         # One thread: a partition is small, and a pool per call (the default) cost more than
         # the conversion itself when clean_prices writes hundreds of them (cProfile).
-        arrow = pa.Table.from_pandas(data, preserve_index=False, nthreads=1)
+        self._write_file(target, pa.Table.from_pandas(data, preserve_index=False, nthreads=1))
+
+    def write_partitions(
+        self, table: str, panel: pd.DataFrame, spans: dict[str, tuple[int, int]]
+    ) -> None:
+        # The panel becomes Arrow once; each ticker's file is a slice of it (no copy), with
+        # the same columns and types as write_partition gives (dates as date32).
+        _check_table(table)
+        targets = {ticker: self._path(table, ticker) for ticker in spans}  # every key checked first
+        body = pa.Table.from_pandas(panel.drop(columns="ticker"), preserve_index=False)
+        if "date" in body.column_names and pa.types.is_timestamp(body.schema.field("date").type):
+            body = body.set_column(
+                body.schema.get_field_index("date"), "date", body["date"].cast(pa.date32())
+            )
+        for ticker, (first, count) in spans.items():
+            part = body.slice(first, count)
+            part = part.append_column("ticker", pa.array([ticker] * count, pa.string()))
+            targets[ticker].parent.mkdir(parents=True, exist_ok=True)
+            self._write_file(targets[ticker], part)
+
+    def _write_file(self, target: Path, arrow: pa.Table) -> None:
         handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
         os.close(handle)
         try:
