@@ -42,6 +42,7 @@ from websockets.sync.client import connect
 
 from bench.load import ROOT, free_port, log_tail
 from launcher.supervise import Service, port_in_use, wait_until_ready
+from runtime.consuming import consume_forever
 from tickerpulse.stores.events import KafkaBus
 
 RESTART_ROUNDS = int(os.environ.get("BROKER_RESTART_ROUNDS", "20"))
@@ -163,14 +164,12 @@ class GroupMember(Received):
         return asyncio.create_task(self._consume())
 
     async def _consume(self) -> None:
-        try:
-            async with self._bus.subscribe("predictions", group=self._group) as events:
-                async for event in events:
-                    self.add(event["id"])
-        except asyncio.CancelledError:
-            raise
-        except BaseException as error:
-            self.error = error
+        async def handle(event: dict[str, Any]) -> None:
+            self.add(event["id"])
+
+        # As the prediction workers consume: a consumer that fails or is found stuck out of
+        # its group is replaced (and logs why).
+        await consume_forever(self._bus, "predictions", self._group, handle, from_beginning=True)
 
     def close(self) -> None:
         async def stop() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from realtime.relay import consume_forever
+from runtime.consuming import consume_forever
 from tickerpulse.anomaly import AnomalyDetector
 from tickerpulse.stores.events import EventBus
 from tickerpulse.stores.warehouse import Warehouse

@@ -9,30 +9,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtime.hub import TOPIC_CHANNELS, Hub
+from runtime.consuming import consume_forever
 from tickerpulse.stores.events import EventBus
 
 log = logging.getLogger(__name__)
-
-
-async def consume_forever(
-    bus: EventBus,
-    topic: str,
-    group: str | None,
-    handle: Callable[[dict[str, Any]], Awaitable[None]],
-) -> None:
-    """Hand every event of `topic` to `handle` until cancelled; a consumer that fails is
-    restarted. A group keeps the consumer's place across restarts; a new one starts at the
-    end (stream clients resume from the hub's replay ring, not from the topic's start)."""
-    while True:
-        try:
-            async with bus.subscribe(topic, group=group, from_beginning=False) as events:
-                async for event in events:  # objects only: the bus refuses anything else
-                    await handle(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("consumer of %s failed; restarting in 1 s", topic)
-            await asyncio.sleep(1)
 
 
 async def relay_topics(bus: EventBus, hub: Hub, group: str | None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from runtime.consuming import consume_forever
 from runtime.processes import run_until_stopped
 from tickerpulse.answering import PREDICTIONS_TOPIC, REQUESTS_TOPIC, WORKER_GROUP, answer
 from tickerpulse.errors import EventBusUnavailable
@@ -28,17 +29,20 @@ log = logging.getLogger(__name__)
 async def answer_requests(
     bus: EventBus, predictor: Predictor, store: PredictionRequestStore
 ) -> None:
-    async with bus.subscribe(REQUESTS_TOPIC, group=WORKER_GROUP) as messages:
-        async for message in messages:
-            try:
-                # Model loads and warehouse reads block: off the event loop.
-                predictions = await asyncio.to_thread(answer, message, predictor, store)
-            except Exception as error:  # one bad message must not stop the worker
-                log.exception("prediction request message not answered: %s", message)
-                await bus.reject(REQUESTS_TOPIC, message, f"{type(error).__name__}: {error}")
-                continue
-            for prediction in predictions:
-                await publish_until_taken(bus, PREDICTIONS_TOPIC, prediction)
+    async def answer_one(message: dict) -> None:
+        try:
+            # Model loads and warehouse reads block: off the event loop.
+            predictions = await asyncio.to_thread(answer, message, predictor, store)
+        except Exception as error:  # one bad message must not stop the worker
+            log.exception("prediction request message not answered: %s", message)
+            await bus.reject(REQUESTS_TOPIC, message, f"{type(error).__name__}: {error}")
+            return
+        for prediction in predictions:
+            await publish_until_taken(bus, PREDICTIONS_TOPIC, prediction)
+
+    # A consumer that fails (or is found stuck out of its group) is replaced, in the group's
+    # committed place: the worker goes on rather than exit and take `tickerpulse up` down.
+    await consume_forever(bus, REQUESTS_TOPIC, WORKER_GROUP, answer_one, from_beginning=True)
 
 
 async def publish_until_taken(bus: EventBus, topic: str, event: dict) -> None:
