@@ -50,7 +50,7 @@ def materialize_everything(
         ("clean_tickers", {RANGE_START: symbols[0], RANGE_END: symbols[-1]}, None),
         ("train_and_forecast", {}, None),
     ]
-    return _run_plan(instance, plan)
+    return _run_plan(instance, plan, store)
 
 
 def materialize_ticker(
@@ -58,18 +58,21 @@ def materialize_ticker(
 ) -> list[dg.ExecuteInProcessResult]:
     """One ticker's clean prices from what the raw store holds (no fetch: a file-fed ticker
     has no source to fetch from), then the universe's features, model and forecasts."""
-    symbols = register_tickers(instance, RawStore(get_settings().raw_db_url))
+    store = RawStore(get_settings().raw_db_url)
+    symbols = register_tickers(instance, store)
     if symbol not in symbols:
         raise SystemExit(f"{symbol} is not in the ticker universe: ingest it first")
     plan: list[tuple[str, dict[str, str], str | None]] = [
         ("clean_tickers", {}, symbol),
         ("train_and_forecast", {}, None),
     ]
-    return _run_plan(instance, plan)
+    return _run_plan(instance, plan, store)
 
 
 def _run_plan(
-    instance: dg.DagsterInstance, plan: list[tuple[str, dict[str, str], str | None]]
+    instance: dg.DagsterInstance,
+    plan: list[tuple[str, dict[str, str], str | None]],
+    store: RawStore,
 ) -> list[dg.ExecuteInProcessResult]:
     results = []
     for job_name, tags, partition_key in plan:
@@ -81,7 +84,7 @@ def _run_plan(
             break
     # The API reads check results from the operational database; the daemon's sensor copies
     # them every 30 s, and this run may come before any daemon does.
-    record_check_results(instance, CheckResultStore(RawStore(get_settings().raw_db_url)))
+    record_check_results(instance, CheckResultStore(store))
     return results
 
 

@@ -4,15 +4,12 @@ they fail. The WebSocket side is realtime/stream.py."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from realtime.hub import TOPIC_CHANNELS, Hub
 from runtime.consuming import consume_forever
 from tickerpulse.stores.events import EventBus
-
-log = logging.getLogger(__name__)
 
 
 async def relay_topics(bus: EventBus, hub: Hub, group: str | None) -> None:

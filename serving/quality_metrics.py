@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -323,7 +324,7 @@ class QualityCollector(Collector):
     def _checks(self) -> list[Metric]:
         # Dagster's sensor (and bootstrap) copy the latest results to the operational database:
         # no Dagster instance is opened here.
-        results = CheckResultStore(self.raw_store).latest()
+        results = self._check_results.latest()
         return [
             _gauge(
                 "tickerpulse_asset_check_failed",
@@ -332,6 +333,12 @@ class QualityCollector(Collector):
                 ((r.asset, r.check, r.severity, float(not r.passed)) for r in results),
             )
         ]
+
+    @cached_property
+    def _check_results(self) -> CheckResultStore:
+        # Built (its table made if missing) once, at the first refresh: not at start-up, and
+        # not again every refresh. A failure is not cached: the next refresh tries again.
+        return CheckResultStore(self.raw_store)
 
     def _raw_store(self) -> list[Metric]:
         ingested, rejected = self.raw_store.ingestion_counts()
