@@ -126,6 +126,34 @@ def dead_letters(
     return found
 
 
+def new_topic(bootstrap: str, prefix: str) -> str:
+    """A topic of its own with one partition (so offsets are known), on the real broker."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=1)])[name].result(30)
+    return name
+
+
+def closed_with(
+    client: TestClient, path: str, *frames: object, messages: int = 10
+) -> tuple[int, str]:
+    """Open the WebSocket at `path`, send `frames` (a str as text, anything else as JSON), and
+    read until the server closes, within `messages` messages: its close code and reason."""
+    from starlette.websockets import WebSocketDisconnect
+
+    with (
+        client.websocket_connect(path) as websocket,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        for frame in frames:
+            websocket.send_text(frame) if isinstance(frame, str) else websocket.send_json(frame)
+        for _ in range(messages):
+            websocket.receive_json()
+    return closed.value.code, closed.value.reason
+
+
 def committed_places(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     """`group`'s committed offset on each partition of `topic`, -1 where it has none. Read by a
     consumer of the group that never joins it. Not AdminClient.list_consumer_group_offsets: in

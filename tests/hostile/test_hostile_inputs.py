@@ -24,11 +24,11 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 from orchestration.definitions import defs
 from orchestration.jobs import InboxFileConfig
 from realtime.stream import MAX_FRAME_BYTES
+from tests.conftest import closed_with
 from tests.hostile.platforms import Platform
 from tickerpulse.errors import TickerPulseError
 from tickerpulse.inbox import LocalInbox, process_file
@@ -39,14 +39,9 @@ STREAM = "/v1/stream?channels=predictions:ACME"
 
 def closed(platform: Platform, path: str, *frames: str) -> str:
     """Send the frames, read until the server closes: 'close CODE: REASON'."""
-    client = platform.client
-    assert isinstance(client, TestClient)
-    with client.websocket_connect(path) as websocket, pytest.raises(WebSocketDisconnect) as shut:
-        for frame in frames:
-            websocket.send_text(frame)
-        for _ in range(100):
-            websocket.receive_json()
-    return f"close {shut.value.code}: {shut.value.reason}"
+    assert isinstance(platform.client, TestClient)
+    code, reason = closed_with(platform.client, path, *frames, messages=100)
+    return f"close {code}: {reason}"
 
 
 def refused(act: Callable[[], Any]) -> str:
@@ -61,16 +56,21 @@ def inbox(platform: Platform) -> LocalInbox:
     return LocalInbox(platform.settings.inbox_dir)
 
 
-def inbox_file(platform: Platform, name: str, text: str) -> str:
-    (inbox(platform).root / name).write_text(text)
+def processed(platform: Platform, name: str) -> str:
     store = RawStore(platform.settings.raw_db_url)
     try:
         return refused(lambda: process_file(store, inbox(platform), name))
     finally:
         store.engine.dispose()
-        if (inbox(platform).root / "rejected" / name).exists():
-            reason = (inbox(platform).root / "rejected" / f"{name}.reason.txt").read_text()
-            assert name in reason  # filed with its reason, which names it
+
+
+def inbox_file(platform: Platform, name: str, text: str) -> str:
+    (inbox(platform).root / name).write_text(text)
+    answer = processed(platform, name)
+    if (inbox(platform).root / "rejected" / name).exists():
+        reason = (inbox(platform).root / "rejected" / f"{name}.reason.txt").read_text()
+        assert name in reason  # filed with its reason, which names it
+    return answer
 
 
 def inbox_job(platform: Platform, name: str) -> str:
@@ -119,8 +119,7 @@ INPUTS = [
             lambda p: closed(p, STREAM, *FLOOD),
             "close 4429: too many messages"),
     Hostile("inbox file named to leave the inbox",
-            lambda p: refused(lambda: process_file(
-                RawStore(p.settings.raw_db_url), inbox(p), "../raw.db")),
+            lambda p: processed(p, "../raw.db"),
             "refused: UnsafeFileName"),
     Hostile("inbox file that is not a price CSV",
             lambda p: inbox_file(p, "ACME.csv", "date,open\n2024-01-02,\x00\x01\n"),

@@ -13,20 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import Consumer
-from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests.conftest import new_topic
 from tickerpulse.stores.events import KafkaBus
 from tickerpulse.stores.events import kafka as kafka_module
 from tickerpulse.stores.events.kafka_liveness import PROBE_SECONDS, ConsumerStuck, GroupWatch
 
 pytestmark = [pytest.mark.integration]
-
-
-def new_topic(bootstrap: str) -> str:
-    name = f"test-liveness-{uuid.uuid4().hex[:12]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=1)])[name].result(30)
-    return name
 
 
 def until(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
@@ -40,7 +33,7 @@ def until(condition, seconds: float, what: str) -> None:  # type: ignore[no-unty
 def held_group(kafka_bootstrap: str) -> Iterator[tuple[str, str, GroupWatch]]:
     """A topic and a group held by a member that speaks only cooperative-sticky; its watch
     (reading the real librdkafka statistics) says when it is a member."""
-    topic, group = new_topic(kafka_bootstrap), f"test-held-{uuid.uuid4().hex[:12]}"
+    topic, group = new_topic(kafka_bootstrap, "test-liveness"), f"test-held-{uuid.uuid4().hex[:12]}"
     watch = GroupWatch(limit_seconds=60)
     holder = Consumer(
         {

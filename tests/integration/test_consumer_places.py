@@ -11,21 +11,14 @@ from collections.abc import Callable
 
 import pytest
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
-from tests.conftest import committed_places
+from tests.conftest import committed_places, new_topic
 from tickerpulse.stores.events import KafkaBus
 
 pytestmark = [pytest.mark.integration]
 
 WAIT_SECONDS = 60.0
-
-
-def new_topic(bootstrap: str) -> str:
-    name = f"test-places-{uuid.uuid4().hex[:12]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, num_partitions=1)])[name].result(30)
-    return name
 
 
 def committed(bootstrap: str, group: str, topic: str) -> int:
@@ -85,7 +78,7 @@ def test_a_group_whose_place_fell_out_of_retention_resumes_at_the_oldest_kept_ev
     # that. When that place is gone (retention deleted it while the relay was away), the
     # consumer must not jump to the end: what is still kept and was never handled would be
     # skipped. It resumes at the oldest event kept.
-    topic, group = new_topic(kafka_bootstrap), f"test-places-{uuid.uuid4().hex[:12]}"
+    topic, group = new_topic(kafka_bootstrap, "test-places"), f"test-places-{uuid.uuid4().hex[:12]}"
     start, produced, received = asyncio.run(visit(kafka_bootstrap, topic, group, 3, 3))
     assert (start, received) == (0, produced)
     assert committed(kafka_bootstrap, group, topic) == 3
@@ -104,7 +97,7 @@ def test_a_group_whose_place_fell_out_of_retention_resumes_at_the_oldest_kept_ev
 def test_a_group_starting_at_the_end_commits_that_place_before_it_reads(
     kafka_bootstrap: str,
 ) -> None:
-    topic, group = new_topic(kafka_bootstrap), f"test-places-{uuid.uuid4().hex[:12]}"
+    topic, group = new_topic(kafka_bootstrap, "test-places"), f"test-places-{uuid.uuid4().hex[:12]}"
     bus = KafkaBus(kafka_bootstrap)
     before = produce(bus, topic, 4)  # not this group's: written before it came
     bus.close()

@@ -2,14 +2,15 @@
 address, each refused with a close code and a reason; and tokens kept out of the logs."""
 
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 from realtime.stream import MAX_FRAME_BYTES, mask_tokens_in_server_logs
 from serving.app import create_app
+from tests.conftest import closed_with, metric
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
@@ -33,18 +34,6 @@ def client(platform_settings: Settings) -> Iterator[TestClient]:
     }
     with TestClient(create_app(platform_settings.model_copy(update=limits))) as test_client:
         yield test_client
-
-
-def closed_with(client: TestClient, path: str, first: object | None = None) -> tuple[int, str]:
-    with (
-        client.websocket_connect(path) as websocket,
-        pytest.raises(WebSocketDisconnect) as closed,
-    ):
-        if first is not None:
-            websocket.send_json(first) if not isinstance(first, str) else websocket.send_text(first)
-        for _ in range(10):
-            websocket.receive_json()
-    return closed.value.code, closed.value.reason
 
 
 def tickers(count: int) -> list[str]:
@@ -97,6 +86,13 @@ def test_connections_per_key_and_per_address_are_capped(client: TestClient, key:
         client.websocket_connect(path, headers={"X-API-Key": key}),
         client.websocket_connect(path, headers={"X-API-Key": key}),
     ):
+        # A connection's key is counted once it is checked, off the event loop, after the
+        # handshake: wait until both are subscribed, or the third may be checked first (and
+        # one of the first two refused instead; seen once, in a loaded random-order run).
+        deadline = time.monotonic() + 10
+        while metric(client, "tickerpulse_stream_clients") < PER_KEY:
+            assert time.monotonic() < deadline, "the first two connections never subscribed"
+            time.sleep(0.05)
         code, reason = closed_with(client, path, {"token": key})
         assert (code, reason) == (4429, "too many connections for this API key")
     # Both closed: the key may connect again.
