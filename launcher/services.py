@@ -53,7 +53,6 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
         ),
         Service(
             "API",
-            # It serves /v1/stream too when the relay runs in it (embedded).
             [
                 "uvicorn",
                 "serving.app:app",
@@ -61,7 +60,8 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
                 host,
                 "--port",
                 str(settings.api_port),
-                *STREAM_SERVER_FLAGS,
+                # It serves /v1/stream only when the relay runs in it (embedded).
+                *(STREAM_SERVER_FLAGS if settings.runs_realtime_in_api else ()),
             ],
             f"{api}/healthz",
             log_dir / "api.log",
