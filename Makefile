@@ -45,11 +45,15 @@ up: install web
 up-full: install web
 	@scripts/up-full.sh
 
+# Tests run in random order (pytest-randomly) on PYTEST_WORKERS processes (pytest-xdist), a
+# file's tests on one worker so its module fixtures are built once; PYTEST_WORKERS=0 runs them
+# in this process. The session's services are shared by the workers (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: install
-	@$(UV) run --frozen pytest
+	@$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: install
-	@$(UV) run --frozen pytest -m "not slow and not integration and not e2e"
+	@$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not slow and not integration and not e2e"
 
 lint: install
 	@$(UV) run --frozen ruff check .

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import socket
 import subprocess
 import time
 import uuid
@@ -36,23 +38,121 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return get_settings()
 
 
+# The session's services, stopped when the session ends (PostgreSQL is left running: its
+# databases are per test). Under pytest-xdist every worker shares them, so only the controller
+# stops them, once all workers are done (pytest_sessionfinish below).
+STOPPED_AT_THE_END = ("mlflow", "kafka", "redis", "moto")
+
+
+def xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workers = getattr(session.config.option, "numprocesses", None)
+    if workers and not xdist_worker():
+        for name in STOPPED_AT_THE_END:
+            subprocess.run([str(ROOT / "scripts" / f"{name}.sh"), "stop"], check=False, timeout=120)
+
+
+def stop_at_session_end(name: str) -> None:
+    """A session fixture's teardown: stop the service unless xdist's controller will."""
+    if not xdist_worker():
+        service_script(name, "stop")
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A real PostgreSQL, installed and started by the project's own script."""
     yield service_script("postgres")
 
 
-def service_script(name: str, action: str = "start", timeout: int = 600) -> str:
-    """Run scripts/NAME.sh ACTION; its last line (the service's address) on success."""
-    done = subprocess.run(
-        [str(ROOT / "scripts" / f"{name}.sh"), action],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def service_script(
+    name: str, action: str = "start", timeout: int = 600, env: dict[str, str] | None = None
+) -> str:
+    """Run scripts/NAME.sh ACTION; its last line (the service's address) on success.
+    One start at a time per service across processes: xdist's workers ask for the same
+    session services together, and a script that installs or starts a server must not race
+    itself."""
+    locks = ROOT / "var" / "test-locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [str(ROOT / "scripts" / f"{name}.sh"), action],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+        )
     assert done.returncode == 0, f"scripts/{name}.sh {action} failed:\n{done.stderr}"
     lines = done.stdout.strip().splitlines()
     return lines[-1] if lines else ""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class PrivateService:
+    """scripts/NAME.sh run with `env` (its port and state folder): for a test that stops the
+    service, so that stopping it never touches the session's, which other tests (and other
+    xdist workers) are using at the same time."""
+
+    name: str
+    env: dict[str, str]
+    address: str = ""
+
+    def run(self, action: str) -> str:
+        return service_script(self.name, action, timeout=600, env=self.env)
+
+    def start(self) -> str:
+        self.address = self.run("start")
+        return self.address
+
+    def stop(self) -> None:
+        self.run("stop")
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateService]:
+    service = PrivateService(
+        "redis", {"TP_REDIS_PORT": str(free_port()), "TP_REDIS_DIR": str(tmp_path / "redis")}
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def private_kafka(tmp_path: Path) -> Iterator[PrivateService]:
+    service = PrivateService(
+        "kafka",
+        {
+            "TP_KAFKA_PORT": str(free_port()),
+            "TP_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "TP_KAFKA_DIR": str(tmp_path / "kafka"),
+        },
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def private_mlflow(
+    postgres_server: str, s3_endpoint: str, tmp_path: Path
+) -> Iterator[PrivateService]:
+    """An MLflow server of the test's own on the session's PostgreSQL and S3."""
+    service = PrivateService(
+        "mlflow", {"TP_MLFLOW_PORT": str(free_port()), "TP_MLFLOW_DIR": str(tmp_path / "mlflow")}
+    )
+    service.start()
+    yield service
+    service.stop()
 
 
 def metric_in(text: str, name: str) -> float:
@@ -189,14 +289,14 @@ def committed_places(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 def redis_url() -> Iterator[str]:
     """A real Redis (Debian package), installed and started by the project's script."""
     yield service_script("redis")
-    service_script("redis", "stop")
+    stop_at_session_end("redis")
 
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A real single-node Kafka in KRaft mode (jars from Maven Central), from the project's script."""
     yield service_script("kafka", timeout=900)
-    service_script("kafka", "stop")
+    stop_at_session_end("kafka")
 
 
 @pytest.fixture(scope="session")
@@ -207,14 +307,15 @@ def s3_endpoint() -> Iterator[str]:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     yield endpoint
-    subprocess.run([str(ROOT / "scripts" / "moto.sh"), "stop"], check=False)
+    if not xdist_worker():
+        subprocess.run([str(ROOT / "scripts" / "moto.sh"), "stop"], check=False, timeout=120)
 
 
 @pytest.fixture(scope="session")
 def mlflow_server(postgres_server: str, s3_endpoint: str) -> Iterator[str]:
     """A real MLflow tracking server (PostgreSQL backend, S3 artifacts) from the project's script."""
     yield service_script("mlflow", timeout=300)
-    service_script("mlflow", "stop")
+    stop_at_session_end("mlflow")
 
 
 @dataclass

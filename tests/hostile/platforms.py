@@ -29,7 +29,7 @@ from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 if TYPE_CHECKING:
-    from tests.hostile.conftest import PrivateService
+    from tests.conftest import PrivateService
 
 
 @dataclass

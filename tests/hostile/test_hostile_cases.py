@@ -33,7 +33,7 @@ import redis
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.hostile.conftest import free_port
+from tests.conftest import free_port
 from tests.hostile.platforms import Platform
 from tickerpulse.errors import WarehouseUnavailable
 from tickerpulse.stores.warehouse import open_warehouse

@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from serving.app import create_app
-from tests.conftest import service_script, synthetic_panel
+from tests.conftest import PrivateService, service_script, synthetic_panel
 from tests.unit.test_registry_and_training import assert_the_gate_keeps_the_champion
 from tests.unit.test_registry_outage import (
     LOOKUP_BOUND_SECONDS,
@@ -71,11 +71,13 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
 
 
 def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
-    mlflow_server: str,
+    private_mlflow: PrivateService,
     postgres_database: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A server of its own: the test stops it, while other tests use the session's.
+    mlflow_server = private_mlflow.address
     registry = ModelRegistry(mlflow_server, artifact_uri="")
     store = RawStore(postgres_database)
     base = f"outage-{uuid.uuid4().hex[:8]}"
@@ -100,7 +102,7 @@ def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
 
         def ridge_until_the_server_stops(horizon: int):  # type: ignore[no-untyped-def]
             if not stopped:  # the first fold: the run has begun, the server goes away
-                service_script("mlflow", "stop")
+                private_mlflow.stop()
                 stopped.append(time.monotonic())
             return QUICK_CANDIDATES["ridge"](horizon)
 
@@ -129,7 +131,7 @@ def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
 
             assert_the_api_serves_what_it_loaded(client, loaded, base)
         finally:
-            service_script("mlflow", timeout=300)
+            private_mlflow.start()
 
     after = registry.by_alias(f"{base}-h1", "champion")
     assert after is not None and after.version == champion.version  # type: ignore[union-attr]

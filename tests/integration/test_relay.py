@@ -36,13 +36,13 @@ from launcher.supervise import Service, wait_until_ready
 from serving.app import create_app
 from tests.conftest import (
     ROOT,
+    PrivateService,
     committed_places,
     dead_letters,
     hostile_messages,
     metric,
     metric_in,
     produce_raw,
-    service_script,
 )
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
@@ -133,13 +133,22 @@ def wait_until_consuming(relay: Relay, bootstrap: str, seconds: float = 90.0) ->
 
 
 @pytest.fixture
-def relay(platform_settings: Settings, kafka_bootstrap: str, tmp_path: Path) -> Iterator[Relay]:
+def broker(request: pytest.FixtureRequest) -> str:
+    """The session's Kafka; or, for a test parametrized with "private", a broker of the
+    test's own, which it may stop without touching the tests running beside it."""
+    if getattr(request, "param", "") == "private":
+        return str(request.getfixturevalue("private_kafka").address)
+    return str(request.getfixturevalue("kafka_bootstrap"))
+
+
+@pytest.fixture
+def relay(platform_settings: Settings, broker: str, tmp_path: Path) -> Iterator[Relay]:
     """`uvicorn realtime.service:app` in a process of its own, in a consumer group of its own."""
     port = free_port()
     group = f"test-relay-{uuid.uuid4().hex[:12]}"
     env = {
         **os.environ,
-        "EVENTS_URL": f"kafka://{kafka_bootstrap}",
+        "EVENTS_URL": f"kafka://{broker}",
         "TICKERPULSE_DATA_DIR": str(platform_settings.data_dir),
         "RAW_DB_URL": platform_settings.raw_db_url,
         "WAREHOUSE_URL": platform_settings.warehouse_url,
@@ -153,7 +162,7 @@ def relay(platform_settings: Settings, kafka_bootstrap: str, tmp_path: Path) -> 
         service.start(env, ROOT)
         wait_until_ready([service], 60, lambda _elapsed: None)
         relay = Relay(base, group, service)
-        wait_until_consuming(relay, kafka_bootstrap)
+        wait_until_consuming(relay, broker)
         relay.wait_for_clients(0)
         yield relay
     finally:
@@ -161,8 +170,8 @@ def relay(platform_settings: Settings, kafka_bootstrap: str, tmp_path: Path) -> 
 
 
 @pytest.fixture
-def api(platform_settings: Settings, kafka_bootstrap: str) -> Iterator[TestClient]:
-    settings = platform_settings.model_copy(update={"events_url": f"kafka://{kafka_bootstrap}"})
+def api(platform_settings: Settings, broker: str) -> Iterator[TestClient]:
+    settings = platform_settings.model_copy(update={"events_url": f"kafka://{broker}"})
     assert not settings.runs_realtime_in_api  # on Kafka the relay is the other process
     key = ApiKeyStore(RawStore(settings.raw_db_url)).create("relay-test")
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
@@ -212,8 +221,9 @@ def wait_until_committed(bootstrap: str, group: str, topic: str, seconds: float 
         ends.close()
 
 
+@pytest.mark.parametrize("broker", ["private"], indirect=True)
 def test_a_broker_restart_mid_stream_loses_and_repeats_no_prediction(
-    api: TestClient, relay: Relay, kafka_bootstrap: str
+    api: TestClient, relay: Relay, broker: str, private_kafka: PrivateService
 ) -> None:
     ids: list[str] = []
     with connect(relay.stream("predictions:ACME")) as websocket:
@@ -223,14 +233,14 @@ def test_a_broker_restart_mid_stream_loses_and_repeats_no_prediction(
         assert sorted(before) == sorted(ids)
         # The relay has committed all it handled: its place survives whatever the restart does
         # to its membership, and the broker is stopped at a known point, not after a sleep.
-        wait_until_committed(kafka_bootstrap, f"{relay.group}-predictions", "predictions")
-        service_script("kafka", "stop")
+        wait_until_committed(broker, f"{relay.group}-predictions", "predictions")
+        private_kafka.stop()
         try:
             # The broker is gone: the API still answers, its producer keeps the events.
             ids += [predict(api, "ACME")["id"] for _ in range(10)]
             assert metric(api, "tickerpulse_events_buffered") >= 10
         finally:
-            service_script("kafka", timeout=300)
+            private_kafka.start()
         ids += [predict(api, "ACME")["id"] for _ in range(5)]
         after = events_until(websocket, set(ids) - set(before), RECOVERY_SECONDS, settle=0)
         # One more on the same ticker (the same partition, in order): a repeat of any of ours

@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import redis
@@ -14,7 +15,7 @@ from confluent_kafka import Consumer
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import metric, service_script
+from tests.conftest import PrivateService, metric
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.raw import RawStore
@@ -22,15 +23,21 @@ from tickerpulse.stores.raw import RawStore
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
+@contextmanager
+def api_on(settings: Settings, cache_url: str, bootstrap: str) -> Iterator[TestClient]:
+    settings = settings.model_copy(
+        update={"cache_url": cache_url, "events_url": f"kafka://{bootstrap}"}
+    )
+    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("services-test")
+    with TestClient(create_app(settings), headers={"X-API-Key": key}) as test_client:
+        yield test_client
+
+
 @pytest.fixture
 def client(
     platform_settings: Settings, redis_url: str, kafka_bootstrap: str
 ) -> Iterator[TestClient]:
-    settings = platform_settings.model_copy(
-        update={"cache_url": redis_url, "events_url": f"kafka://{kafka_bootstrap}"}
-    )
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("services-test")
-    with TestClient(create_app(settings), headers={"X-API-Key": key}) as test_client:
+    with api_on(platform_settings, redis_url, kafka_bootstrap) as test_client:
         yield test_client
 
 
@@ -72,17 +79,19 @@ def test_reads_are_cached_in_redis(client: TestClient, redis_url: str) -> None:
 
 
 def test_with_redis_down_every_request_is_still_answered(
-    client: TestClient, redis_url: str
+    platform_settings: Settings, private_redis: PrivateService, kafka_bootstrap: str
 ) -> None:
-    service_script("redis", "stop")
-    try:
-        answers = [client.get("/v1/forecasts/GOOG").status_code for _ in range(20)]
-        predicted = client.post("/v1/predictions", json={"ticker": "GOOG"}).status_code
-        ready = client.get("/readyz").json()
-    finally:
-        service_script("redis")
+    with api_on(platform_settings, private_redis.address, kafka_bootstrap) as client:
+        private_redis.stop()
+        try:
+            answers = [client.get("/v1/forecasts/GOOG").status_code for _ in range(20)]
+            predicted = client.post("/v1/predictions", json={"ticker": "GOOG"}).status_code
+            ready = client.get("/readyz").json()
+        finally:
+            private_redis.start()
+        errors = metric(client, "tickerpulse_cache_errors_total")
     assert answers == [200] * 20 and predicted == 200
-    assert metric(client, "tickerpulse_cache_errors_total") > 0
+    assert errors > 0
     cache = next(d for d in ready["dependencies"] if d["name"] == "cache")
     assert ready["ready"] and not cache["ok"]
 
@@ -98,8 +107,13 @@ def test_every_prediction_reaches_the_predictions_topic(
 
 
 def test_kafka_down_mid_stream_loses_no_request_and_no_event(
-    client: TestClient, kafka_bootstrap: str
+    platform_settings: Settings, redis_url: str, private_kafka: PrivateService
 ) -> None:
+    with api_on(platform_settings, redis_url, private_kafka.address) as client:
+        stop_kafka_mid_stream(client, private_kafka)
+
+
+def stop_kafka_mid_stream(client: TestClient, kafka: PrivateService) -> None:
     ids: list[str] = []
     statuses: list[int] = []
 
@@ -111,15 +125,15 @@ def test_kafka_down_mid_stream_loses_no_request_and_no_event(
                 ids.append(response.json()["id"])
 
     burst(5)
-    service_script("kafka", "stop")
+    kafka.stop()
     try:
         burst(20)  # the broker is gone: the API answers, events wait in the buffer
         assert metric(client, "tickerpulse_events_buffered") > 0
     finally:
-        service_script("kafka", timeout=300)
+        kafka.start()
     burst(5)
     assert statuses == [200] * 30  # 0 failed API requests
-    delivered = consume_ids(kafka_bootstrap, "predictions", set(ids), 120)
+    delivered = consume_ids(kafka.address, "predictions", set(ids), 120)
     assert sorted(delivered) == sorted(ids)  # 0 lost, and no duplicate from the retries
     assert metric(client, 'tickerpulse_events_total{outcome="dropped"}') == 0
     assert metric(client, 'tickerpulse_events_total{outcome="failed"}') == 0

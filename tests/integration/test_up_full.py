@@ -46,7 +46,12 @@ def next_event(websocket, channel: str, seconds: float) -> dict:  # type: ignore
 
 
 @pytest.mark.timeout(1800)  # a fresh machine installs Kafka, PostgreSQL, Redis, Chromium first
-def test_make_up_full_runs_every_feature_on_the_real_services(tmp_path: Path) -> None:
+def test_make_up_full_runs_every_feature_on_the_real_services(
+    tmp_path: Path, redis_url: str, kafka_bootstrap: str, mlflow_server: str
+) -> None:
+    # The session's services are up first (the fixtures install and start them with the same
+    # scripts): up-full then leaves them running when it stops, as it does for a user's, and
+    # tests running beside this one in other workers keep them.
     run = uuid.uuid4().hex[:8]
     data_dir = tmp_path / "full-var"
     api_port, dagster_port, relay_port = free_port(), free_port(), free_port()
