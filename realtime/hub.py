@@ -2,8 +2,8 @@
 
 Every event gets the next sequence number and is encoded once (`encode`): each subscriber
 whose channels match gets that same text object in its own bounded queue, so the cost of an
-event's JSON does not grow with its audience (each client's writer hands the text on as is). A subscriber that falls a whole queue
-behind is cut off (the relay closes it with a clear code) instead of growing without bound.
+event's JSON does not grow with its audience (each client's writer hands the text on as is).
+A subscriber that falls a whole queue behind is cut off (the relay closes it with a clear code) instead of growing without bound.
 The last `replay` messages stay in a ring, so a client that reconnects with its last sequence
 number gets what it missed, or a `gap` notice when the ring no longer reaches back that far.
 
@@ -18,7 +18,6 @@ import json
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 PUBLIC_CHANNELS = ("predictions",)  # and predictions:<TICKER>; metrics and alerts need a token
@@ -45,28 +44,45 @@ def valid_channel(channel: str) -> bool:
     return topic in TOPIC_CHANNELS and (not ticker or 0 < len(ticker) <= 20)
 
 
-@dataclass(eq=False)
 class Subscriber:
-    channels: set[str]
-    queue_size: int = 1000
-    queue: asyncio.Queue[str] = field(init=False)
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
-    # Called once as it overflows: the relay closes the client then, not when its writer next
-    # wakes (which, for a client that stopped reading, is only when a send times out).
-    on_overflow: Callable[[], None] | None = None
+    """One client's channels and its bounded queue of encoded messages.
 
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.queue_size)
+    A deque and one waiter, not an asyncio.Queue and an asyncio.Event: those cost about 4 KB
+    for every connection held open, and the relay holds 10,000 (issue 18).
+    """
+
+    __slots__ = ("_waiter", "channels", "on_overflow", "overflowed", "pending", "queue_size")
+
+    def __init__(self, channels: set[str], queue_size: int = 1000) -> None:
+        self.channels, self.queue_size = channels, queue_size
+        self.pending: deque[str] = deque()
+        self.overflowed = False
+        # Called once as it overflows: the relay closes the client then, not when its writer
+        # next wakes (which, for a client that stopped reading, is when a send times out).
+        self.on_overflow: Callable[[], None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, text: str) -> None:
-        if self.overflowed.is_set():
+        if self.overflowed:
             return
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.overflowed.set()  # the relay closes it; no message is silently skipped
+        if len(self.pending) >= self.queue_size:
+            self.overflowed = True  # the relay closes it; no message is silently skipped
             if self.on_overflow is not None:
                 self.on_overflow()
+            return
+        self.pending.append(text)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until a message is pending (at once if one is)."""
+        if self.pending:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 class Hub:

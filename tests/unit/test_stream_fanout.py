@@ -46,7 +46,7 @@ def test_an_event_is_encoded_once_and_shared_whatever_the_audience(
         dumps = CountingDumps()
         monkeypatch.setattr(json, "dumps", dumps)
         hub.publish("predictions", EVENT)
-        texts = [subscriber.queue.get_nowait() for subscriber in audience]
+        texts = [subscriber.pending.popleft() for subscriber in audience]
         assert dumps.events == 1
         assert all(text is texts[0] for text in texts)  # one object, not equal copies
         assert json.loads(texts[0])["data"] == EVENT
