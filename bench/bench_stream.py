@@ -199,6 +199,20 @@ def wait_until_flowing(bus: KafkaBus, clients: list[Clients], seconds: float = 1
     raise RuntimeError(f"no probe round reached the clients within {seconds:.0f} s")
 
 
+def closed_codes(reports: list[dict[str, Any]], kind: str) -> dict[str, int]:
+    codes: dict[str, int] = {}
+    for report in reports:
+        for code, count in report["closed"][kind].items():
+            codes[code] = codes.get(code, 0) + count
+    return codes
+
+
+def closed_text(codes: dict[str, int]) -> str:
+    """`113 (1011: 113)`: clients closed, and by which close code."""
+    total = sum(codes.values())
+    return f"{total} ({', '.join(f'{c}: {n}' for c, n in sorted(codes.items()))})" if total else "0"
+
+
 @dataclass
 class Step:
     kind: str  # "all fast" or "10 % slow"
@@ -207,7 +221,7 @@ class Step:
     deliveries: int  # expected at the fast clients: every event to each of its channel's
     latencies_ms: list[float]  # the fast clients'
     slow_received: int
-    closed: dict[str, int]  # "fast"/"slow": clients the server closed so far
+    closed: dict[str, dict[str, int]]  # "fast"/"slow" -> close code -> clients closed so far
     server_cpu: float
     server_rss_mb: float
     server_peak_rss_mb: float
@@ -270,10 +284,7 @@ class Bench:
             deliveries,
             sorted(ms for report in reports for ms in report["latencies_ms"]["fast"]),
             sum(len(report["latencies_ms"]["slow"]) for report in reports),
-            {
-                kind: sum(n for report in reports for n in report["closed"][kind].values())
-                for kind in ("fast", "slow")
-            },
+            {kind: closed_codes(reports, kind) for kind in ("fast", "slow")},
             100 * (server_after - server_before) / window,
             rss,
             max(peak, rss),
@@ -361,7 +372,9 @@ def table_rows(measured: dict[str, list[Step]]) -> list[dict[str, object]]:
                     "fast p50 ms": milliseconds(step.percentile(0.50)),
                     "fast p99 ms": milliseconds(step.percentile(0.99)),
                     "slow received": f"{step.slow_received:,}",
-                    "closed fast/slow": f"{step.closed['fast']}/{step.closed['slow']}",
+                    "closed fast / slow": (
+                        f"{closed_text(step.closed['fast'])} / {closed_text(step.closed['slow'])}"
+                    ),
                     "server CPU": f"{step.server_cpu:.0f} %",
                     "server RSS end/peak": f"{step.server_rss_mb:.0f}/{step.server_peak_rss_mb:.0f} MB",
                     "clients CPU": f"{step.clients_cpu:.0f} %",
