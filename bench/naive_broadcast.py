@@ -4,6 +4,7 @@ A list of websockets, and per event from Kafka `for ws in subscribers: await ws.
 to each whose channels match. The same feed as the relay (the `predictions` topic of EVENTS_URL
 through KafkaBus, a listener starting at the end) and the same message text per event, but no
 per-client queue, no sequence numbers and no replay: every send waits for the one before it.
+A client may add channels with `{"subscribe": [...]}` (the bench's slow clients do).
 
     uvicorn bench.naive_broadcast:app
 """
@@ -47,8 +48,9 @@ async def stream(websocket: WebSocket) -> None:
     entry = (websocket, set(websocket.query_params.get("channels", "predictions").split(",")))
     subscribers.append(entry)
     try:
-        while True:
-            await websocket.receive_text()
+        while True:  # {"subscribe": [...]} adds channels, as the relay's protocol does
+            message = json.loads(await websocket.receive_text())
+            entry[1].update(message.get("subscribe", ()) if isinstance(message, dict) else ())
     except WebSocketDisconnect:
         pass
     finally:

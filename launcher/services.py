@@ -134,6 +134,14 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
                 log_dir / "publisher.log",
                 ready_text="publishing ",
             ),
+            # Its own process, not the relay's: it needs pandas and the warehouse.
+            Service(
+                "anomaly detector",
+                [python, "-m", "realtime.detector"],
+                "",
+                log_dir / "detector.log",
+                ready_text="detecting anomalies",
+            ),
         ]
     if not settings.answers_prediction_requests:
         services += [

@@ -1,5 +1,8 @@
 """The anomaly detector as a task: metrics snapshots and the warehouse in, `alerts` out.
 
+Embedded, it runs in the API process; in full mode as a process of its own,
+`python -m realtime.detector`, so that the relay does not carry pandas and the warehouse.
+
 Snapshots are judged as they arrive; the daily checks (price moves, freshness, forecast
 error) read the warehouse every `check_seconds`. The detector is not thread-safe, so it is
 only called from this task's loop; the warehouse reads run in a thread.
@@ -64,3 +67,26 @@ async def detect_anomalies(
 
     metrics_group = f"{group}-detector" if group else None
     await asyncio.gather(consume_forever(bus, "metrics", metrics_group, judge), check_data())
+
+
+async def main() -> None:
+    from runtime.processes import run_until_stopped
+    from tickerpulse.settings import get_settings
+    from tickerpulse.stores.events import open_bus
+    from tickerpulse.stores.warehouse import open_warehouse
+
+    settings = get_settings()
+    bus = open_bus(settings.events_url)
+    warehouse = open_warehouse(settings.warehouse_url)
+    log.info(
+        "detecting anomalies in `metrics` and every %.0f s in the warehouse",
+        settings.anomaly_check_seconds,
+    )
+    # The relay's group, as when the relay ran the detector: it goes on from the same place.
+    work = detect_anomalies(bus, warehouse, settings.anomaly_check_seconds, settings.relay_group)
+    await run_until_stopped(work, bus)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(main())

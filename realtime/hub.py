@@ -1,8 +1,9 @@
 """Fan-out of events to subscribers: sequence numbers, bounded replay, bounded queues.
 
-Every event gets the next sequence number and is serialized once; each subscriber whose
-channels match gets that text in its own bounded queue. A subscriber that falls a whole queue
-behind is cut off (the relay closes it with a clear code) instead of growing without bound.
+Every event gets the next sequence number and is encoded once (`encode`): each subscriber
+whose channels match gets that same text object in its own bounded queue, so the cost of an
+event's JSON does not grow with its audience (each client's writer hands the text on as is).
+A subscriber that falls a whole queue behind is cut off (the relay closes it with a clear code) instead of growing without bound.
 The last `replay` messages stay in a ring, so a client that reconnects with its last sequence
 number gets what it missed, or a `gap` notice when the ring no longer reaches back that far.
 
@@ -16,11 +17,16 @@ import asyncio
 import json
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 PUBLIC_CHANNELS = ("predictions",)  # and predictions:<TICKER>; metrics and alerts need a token
 TOPIC_CHANNELS = ("predictions", "metrics", "alerts")
+
+
+def encode(message: dict[str, Any]) -> str:
+    """A message's one JSON text: called once per event, however many receive it."""
+    return json.dumps(message, default=str)
 
 
 def channels_of(topic: str, event: dict[str, Any]) -> tuple[str, ...]:
@@ -38,23 +44,45 @@ def valid_channel(channel: str) -> bool:
     return topic in TOPIC_CHANNELS and (not ticker or 0 < len(ticker) <= 20)
 
 
-@dataclass(eq=False)
 class Subscriber:
-    channels: set[str]
-    queue_size: int = 1000
-    queue: asyncio.Queue[str] = field(init=False)
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
+    """One client's channels and its bounded queue of encoded messages.
 
-    def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.queue_size)
+    A deque and one waiter, not an asyncio.Queue and an asyncio.Event: those cost about 4 KB
+    for every connection held open, and the relay holds 10,000 (issue 18).
+    """
+
+    __slots__ = ("_waiter", "channels", "on_overflow", "overflowed", "pending", "queue_size")
+
+    def __init__(self, channels: set[str], queue_size: int = 1000) -> None:
+        self.channels, self.queue_size = channels, queue_size
+        self.pending: deque[str] = deque()
+        self.overflowed = False
+        # Called once as it overflows: the relay closes the client then, not when its writer
+        # next wakes (which, for a client that stopped reading, is when a send times out).
+        self.on_overflow: Callable[[], None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, text: str) -> None:
-        if self.overflowed.is_set():
+        if self.overflowed:
             return
+        if len(self.pending) >= self.queue_size:
+            self.overflowed = True  # the relay closes it; no message is silently skipped
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return
+        self.pending.append(text)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until a message is pending (at once if one is)."""
+        if self.pending:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
         try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.overflowed.set()  # the relay closes it; no message is silently skipped
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 class Hub:
@@ -67,6 +95,7 @@ class Hub:
         self._dedupe = dedupe
         self.delivered = 0
         self.duplicates = 0
+        self._heartbeat = (0, "")  # (seq, text): encoded once per seq, not once per client
 
     @property
     def subscribers(self) -> int:
@@ -90,10 +119,7 @@ class Hub:
             return None
         channels = channels_of(topic, event)
         self.seq += 1
-        text = json.dumps(
-            {"type": "event", "seq": self.seq, "channel": channels[-1], "data": event},
-            default=str,
-        )
+        text = encode({"type": "event", "seq": self.seq, "channel": channels[-1], "data": event})
         self._ring.append((self.seq, channels, text))
         targets: set[Subscriber] = set()
         for channel in channels:
@@ -102,6 +128,12 @@ class Hub:
             subscriber.offer(text)
         self.delivered += len(targets)
         return self.seq
+
+    def heartbeat(self) -> str:
+        """The heartbeat message at the current sequence number, shared by every idle client."""
+        if self._heartbeat[0] != self.seq:
+            self._heartbeat = (self.seq, encode({"type": "heartbeat", "seq": self.seq}))
+        return self._heartbeat[1]
 
     def subscribe(self, subscriber: Subscriber, last_seq: int | None = None) -> None:
         """Add a subscriber; with `last_seq`, first queue what it missed since then.

@@ -3,7 +3,9 @@
 Embedded, the API runs `realtime_tasks` itself on the in-process bus and mounts the stream.
 In full mode this module's app is the ws_monitor: it consumes `predictions`, `metrics` and
 `alerts` from Kafka in the consumer groups `<RELAY_GROUP>-<topic>` and serves `/v1/stream`,
-`/healthz` and `/metrics`; `python -m realtime.publisher` scrapes the API into `metrics`.
+`/healthz` and `/metrics`; `python -m realtime.publisher` scrapes the API into `metrics`, and
+`python -m realtime.detector` (a process of its own: it needs pandas and the warehouse, which
+would more than double the relay's memory) turns them into `alerts`.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from realtime.hub import Hub
+from realtime.relay import relay_topics
 from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
-from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
+from realtime.tasks import stop_tasks, watch_hub
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import open_bus
-from tickerpulse.stores.raw import RawStore
-from tickerpulse.stores.warehouse import open_warehouse
+from tickerpulse.stores.sql_engine import bounded_engine
 
 
 def create_relay_app(settings: Settings | None = None) -> FastAPI:
@@ -40,11 +42,10 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
         mask_tokens_in_server_logs()
         bus = open_bus(settings.events_url)
         app.state.api_keys = ApiKeyStore(
-            RawStore(settings.raw_db_url, settings.dependency_timeout_seconds)
+            bounded_engine(settings.raw_db_url, settings.dependency_timeout_seconds)
         )
         watch_hub(hub, bus)
-        warehouse = open_warehouse(settings.warehouse_url)
-        tasks = realtime_tasks(bus, hub, settings, None, settings.relay_group, warehouse)
+        tasks = [asyncio.create_task(relay_topics(bus, hub, settings.relay_group))]
         yield
         await stop_tasks(tasks)
         await asyncio.to_thread(bus.close, 5.0)

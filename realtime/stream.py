@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
+from starlette.routing import WebSocketRoute
 
 from realtime.hub import Hub, Subscriber, needs_token, valid_channel
 from tickerpulse.errors import DependencyUnavailable
@@ -48,6 +49,7 @@ TRY_AGAIN_LATER = 1013  # RFC 6455's registry: a dependency is down, the client 
 MAX_FRAME_BYTES = 64 * 1024  # a subscribe of max_channels tickers fits many times over
 TOKEN_WAIT_SECONDS = 5.0
 CHANNEL_HINT = "use predictions, predictions:<TICKER>, metrics, alerts"
+SEND_BURST = 64  # messages a writer sends before it gives the loop back
 
 
 class StreamRejected(Exception):
@@ -220,18 +222,31 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
             await asyncio.sleep(0)
 
     async def send(websocket: WebSocket, subscriber: Subscriber) -> None:
+        """The client's one writer. It waits (with a timer) only when its queue is empty, and
+        sends what queued meanwhile under one send timer: an asyncio.wait_for per message made
+        a task and a timer for every get and every send, which was most of the relay's CPU
+        per delivery. The hub's text goes out as it is, never encoded again here."""
+        pending, loop = subscriber.pending, asyncio.get_running_loop()
         while True:
-            try:
-                text = await asyncio.wait_for(subscriber.queue.get(), limits.heartbeat_seconds)
-            except TimeoutError:
-                text = json.dumps({"type": "heartbeat", "seq": hub.seq})
-            await asyncio.wait_for(websocket.send_text(text), limits.send_timeout_seconds)
-
-    async def overflow(subscriber: Subscriber) -> None:
-        await subscriber.overflowed.wait()
-        raise StreamRejected(
-            TOO_SLOW, f"too slow: {subscriber.queue_size} messages behind; resume with last_seq"
-        )
+            if pending:
+                text = pending.popleft()
+            else:
+                try:
+                    async with asyncio.timeout(limits.heartbeat_seconds):
+                        await subscriber.wait()
+                    text = pending.popleft()
+                except TimeoutError:
+                    text = hub.heartbeat()
+            async with asyncio.timeout(limits.send_timeout_seconds) as deadline:
+                await websocket.send({"type": "websocket.send", "text": text})
+                # A send that the transport takes at once does not suspend: after a burst,
+                # give the loop back so one client's backlog does not hold everyone's events.
+                for _ in range(SEND_BURST):
+                    if not pending:
+                        break
+                    deadline.reschedule(loop.time() + limits.send_timeout_seconds)
+                    await websocket.send({"type": "websocket.send", "text": pending.popleft()})
+            await asyncio.sleep(0)
 
     async def open_stream(connection: _Connection) -> Subscriber:
         websocket = connection.websocket
@@ -249,7 +264,6 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
         hub.subscribe(subscriber, int(last_seq_text) if last_seq_text else None)
         return subscriber
 
-    @router.websocket("/v1/stream")
     async def stream(websocket: WebSocket) -> None:
         address = websocket.client.host if websocket.client else "unknown"
         if per_ip[address] >= limits.max_connections_per_ip:
@@ -267,34 +281,57 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
             except StreamRejected as rejected:
                 await websocket.close(rejected.code, rejected.reason)
                 return
-            await _serve(connection, receive, send, overflow)
+            await _serve(connection, receive, send)
         finally:
             per_ip[address] -= 1
             connection.release()
             if connection.subscriber is not None:
                 hub.unsubscribe(connection.subscriber)
 
+    # A plain Starlette route, not FastAPI's: the handler takes no dependencies, and FastAPI's
+    # solving and exit stacks cost about 5 KB for every connection held open (issue 18).
+    router.routes.append(WebSocketRoute("/v1/stream", stream))
     return router
 
 
-async def _serve(connection: _Connection, receive: Any, send: Any, overflow: Any) -> None:
-    """Read, write and watch for overflow until one of them ends the stream."""
+async def _serve(connection: _Connection, receive: Any, send: Any) -> None:
+    """Read and write until one of them ends the stream, or the client's queue overflows.
+
+    Two tasks per client (its reader and its one writer) besides the handler; an overflow is
+    a future the hub completes, not a third task waiting on an event.
+    """
     websocket, subscriber = connection.websocket, connection.subscriber
+    assert subscriber is not None
+    overflow: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def overflowed() -> None:
+        if not overflow.done():
+            overflow.set_result(None)
+
+    subscriber.on_overflow = overflowed
+    if subscriber.overflowed:
+        overflowed()
     # Plain tasks, not a TaskGroup: the server (or a test client) may cancel this handler
     # through an anyio cancel scope, which asyncio.TaskGroup on 3.11 does not pass cleanly.
     tasks = [
         asyncio.create_task(receive(connection)),
         asyncio.create_task(send(websocket, subscriber)),
-        asyncio.create_task(overflow(subscriber)),
     ]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        error = next(iter(done)).exception()
+        done, _ = await asyncio.wait([*tasks, overflow], return_when=asyncio.FIRST_COMPLETED)
+        error = (
+            StreamRejected(
+                TOO_SLOW, f"too slow: {subscriber.queue_size} messages behind; resume with last_seq"
+            )
+            if overflow.done()
+            else next(iter(done)).exception()
+        )
         if isinstance(error, StreamRejected):
             with contextlib.suppress(Exception):
                 await websocket.close(error.code, error.reason)
         elif error is not None:  # disconnected, or a send that never completed
             log.debug("stream client gone: %r", error)
     finally:
+        subscriber.on_overflow = None
         for task in tasks:
             task.cancel()

@@ -1,22 +1,25 @@
-"""The realtime parts as tasks of whichever process runs them: the API (embedded) or the relay."""
+"""The realtime parts as tasks of whichever process runs them: the API (embedded), or the relay
+(its consumers only; the anomaly detector is then a process of its own)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from realtime.detector import detect_anomalies
 from realtime.hub import Hub
 from realtime.publisher import publish_forever
 from realtime.relay import relay_topics
 from runtime.collectors import dead_letters, replace_collector
 from tickerpulse.settings import Settings
 from tickerpulse.stores.events import EventBus
-from tickerpulse.stores.warehouse import Warehouse
+
+if TYPE_CHECKING:  # the relay's process imports this module and must not load pandas
+    from tickerpulse.stores.warehouse import Warehouse
 
 
 class HubCollector(Collector):
@@ -57,6 +60,10 @@ def realtime_tasks(
     warehouse: Warehouse | None,
 ) -> list[asyncio.Task]:
     """The relay's consumers and the anomaly detector; the metrics publisher given a scrape."""
+    # Imported here: the relay's own process imports this module, and the detector's pandas
+    # would more than double its memory (it runs the detector as a process of its own).
+    from realtime.detector import detect_anomalies
+
     tasks = [
         asyncio.create_task(relay_topics(bus, hub, group)),
         asyncio.create_task(

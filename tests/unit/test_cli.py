@@ -115,6 +115,7 @@ def test_full_mode_runs_the_realtime_parts_and_workers_as_processes_of_their_own
         "training worker",
         "relay",
         "metrics publisher",
+        "anomaly detector",
         "prediction worker 1",
         "prediction worker 2",
         "prediction worker 3",

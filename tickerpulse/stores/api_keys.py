@@ -10,11 +10,14 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from tickerpulse.stores.raw import RawStore, metadata
+from tickerpulse.stores.sql_engine import metadata
+
+if TYPE_CHECKING:
+    from tickerpulse.stores.raw import RawStore
 
 ROLES = ("client", "admin")  # client: predictions; admin: also tickers and training runs
 
@@ -49,8 +52,9 @@ def _digest(key: str) -> str:
 
 
 class ApiKeyStore:
-    def __init__(self, store: RawStore) -> None:
-        self.engine = store.engine
+    def __init__(self, store: RawStore | sa.Engine) -> None:
+        # An engine alone serves the relay, which checks keys and has no use for the raw store.
+        self.engine = store if isinstance(store, sa.Engine) else store.engine
         api_keys.create(self.engine, checkfirst=True)
 
     def create(self, name: str, role: str = "client", rate_per_minute: int = 600) -> str:

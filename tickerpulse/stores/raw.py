@@ -17,9 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tickerpulse.errors import UnknownTicker
 from tickerpulse.stores.price_panel import as_panel
-from tickerpulse.stores.sql_engine import bounded_engine
-
-metadata = sa.MetaData()
+from tickerpulse.stores.sql_engine import bounded_engine, metadata
 
 tickers = sa.Table(
     "tickers",

@@ -23,6 +23,10 @@ from tickerpulse.errors import OperationalDatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
+# The operational database's tables, wherever they are defined: here, so that a store of one
+# table (API keys, in the relay) need not import the raw store and its pandas.
+metadata = sa.MetaData()
+
 # SQLite's primary result codes that say "the file cannot be used now", not "the SQL is wrong":
 # BUSY, LOCKED (another connection holds the lock), PERM, READONLY, NOMEM, IOERR, CORRUPT,
 # FULL, CANTOPEN, PROTOCOL, NOTADB.
