@@ -20,6 +20,7 @@ COMPOSE_NAME = {
     "training worker": "training-worker",
     "relay": "relay",
     "metrics publisher": "metrics-publisher",
+    "anomaly detector": "anomaly-detector",
     "prediction worker 1": "prediction-worker",
     "prediction worker 2": "prediction-worker",
 }
