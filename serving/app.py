@@ -17,6 +17,7 @@ from prometheus_client import generate_latest
 from realtime.hub import Hub
 from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
 from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
+from runtime.heap import freeze_loaded, freeze_startup_heap
 from serving import VERSION
 from serving.body_limit import BodySizeLimit
 from serving.deps import Services
@@ -52,6 +53,11 @@ def _page_with_stream_url(url: str) -> str:
     return (WEB_DIST / "index.html").read_text().replace("</head>", f"    {meta}\n  </head>", 1)
 
 
+def _model_loaded(name: str, seconds: float) -> None:
+    MODEL_LOAD_SECONDS.labels(name).observe(seconds)
+    freeze_loaded()  # a champion stays loaded until the next promotion
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     hub = Hub()
@@ -63,9 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.api_keys = services.api_keys  # what /v1/stream checks tokens against
         watch_stores(services.bus, services.cache, services.queue_depth)
         watch_quality(services)
-        services.predictor.on_load = lambda name, seconds: MODEL_LOAD_SECONDS.labels(name).observe(
-            seconds
-        )
+        services.predictor.on_load = _model_loaded
         background = []
         if settings.runs_realtime_in_api:
             mask_tokens_in_server_logs()
@@ -88,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     answer_requests(services.bus, services.predictor, services.prediction_requests)
                 )
             )
+        freeze_startup_heap()
         yield
         await stop_tasks(background)
         # Events still buffered get a last chance to reach the broker.
