@@ -22,6 +22,7 @@ from serving import VERSION
 from serving.body_limit import BodySizeLimit
 from serving.deps import Services
 from serving.errors import install_error_handlers
+from serving.fast_predictions import FastPredictions
 from serving.fast_reads import FastReads
 from serving.metrics import MODEL_LOAD_SECONDS, RequestMetrics, watch_stores
 from serving.prediction_worker import answer_requests
@@ -105,8 +106,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    # Innermost: a cache hit it answers is still counted by RequestMetrics and given CORS.
+    # Innermost: what they answer is still counted by RequestMetrics, bounded by BodySizeLimit
+    # and given CORS.
     app.add_middleware(FastReads)
+    app.add_middleware(FastPredictions)
     # Inside RequestMetrics and CORS: a 413 is counted and carries the CORS headers.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
