@@ -38,6 +38,7 @@ from serving.routes import (
     tickers,
     training_runs,
 )
+from tickerpulse.calendar import last_completed_session
 from tickerpulse.settings import Settings, get_settings
 
 # The web page (dashboards/web), once built by `make web` or `make up`.
@@ -93,6 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     answer_requests(services.bus, services.predictor, services.prediction_requests)
                 )
             )
+        # The exchange calendar's minutes (built once per process, seconds of CPU) before the
+        # first request: profiled under load, the anomaly check on the event loop and the
+        # quality figures of the first scrape built them both, while requests waited.
+        await asyncio.to_thread(last_completed_session, None, settings.exchange)
         freeze_startup_heap()
         yield
         await stop_tasks(background)
