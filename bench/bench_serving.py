@@ -11,8 +11,8 @@ What runs, all on 127.0.0.1 on free ports, one server at a time, in one process 
 - `uvicorn bench.bare_app:app`, one async endpoint returning a constant: the stack's ceiling.
 
 Each is served with 1 and then 2 uvicorn workers (`--workers`), and loaded by wrk (Debian's,
-installed by scripts/wrk.sh) with 50 connections on 2 threads (predictions also with 200, to see
-that nothing collapses under a crowd): a warm-up of 3 s rounds until throughput settles (new
+installed by scripts/wrk.sh) with 50 connections on 2 threads (predictions and the bare app also
+with 200, to see what a crowd does to each): a warm-up of 3 s rounds until throughput settles (new
 connection per request, so every worker loads its model), then a measured run of 12 s on
 keep-alive connections.
 wrk is C on epoll but still shares the machine's cores with the server. Errors: HTTP responses
@@ -151,7 +151,10 @@ def targets(platform: dict[str, Any], workers: int) -> list[Target]:
             [*uvicorn, "bench.bare_app:app"],
             "--port",
             "/constant",
-            {"GET /constant": (Load("GET", "/constant"), CLIENTS)},
+            {
+                "GET /constant": (Load("GET", "/constant"), CLIENTS),
+                f"GET /constant, {CROWD} clients": (Load("GET", "/constant"), CROWD),
+            },
         ),
         Target(
             "TickerPulse",
@@ -213,8 +216,15 @@ def versus(request: str, result: Result, peers: dict[str, Result]) -> str:
         quoted = ", ".join(
             f"{_ratio(result.per_second, low, high)} {server}" for server, low, high, _ in QUOTED
         )
-        aims = "aim >= 20x" + (", p99 <= 50 ms" if request == PREDICTIONS else "")
-        return f"{mlflow:.1f}x MLflow at {CLIENTS} ({aims}); {quoted} (quoted)"
+        if request == PREDICTIONS:
+            return (
+                f"{mlflow:.1f}x MLflow at {CLIENTS} (aim >= 20x, p99 <= 50 ms); {quoted} (quoted)"
+            )
+        bare = peers[f"GET /constant, {CROWD} clients"]
+        return (
+            f"{mlflow:.1f}x MLflow at {CLIENTS} (aim >= 20x); {quoted} (quoted); "
+            f"the bare app at {CROWD}: {bare.per_second:,.0f} req/s, p99 {bare.p99_ms:,.0f} ms"
+        )
     if request.startswith("GET /v1/forecasts"):
         bare = 100 * result.per_second / peers["GET /constant"].per_second
         return f"{bare:.0f} % of bare (aim >= 80 %)"
