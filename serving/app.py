@@ -17,10 +17,13 @@ from prometheus_client import generate_latest
 from realtime.hub import Hub
 from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
 from realtime.tasks import realtime_tasks, stop_tasks, watch_hub
+from runtime.heap import freeze_loaded, freeze_startup_heap
 from serving import VERSION
 from serving.body_limit import BodySizeLimit
 from serving.deps import Services
 from serving.errors import install_error_handlers
+from serving.fast_predictions import FastPredictions
+from serving.fast_reads import FastReads
 from serving.metrics import MODEL_LOAD_SECONDS, RequestMetrics, watch_stores
 from serving.prediction_worker import answer_requests
 from serving.quality_metrics import watch_quality
@@ -35,6 +38,7 @@ from serving.routes import (
     tickers,
     training_runs,
 )
+from tickerpulse.calendar import last_completed_session
 from tickerpulse.settings import Settings, get_settings
 
 # The web page (dashboards/web), once built by `make web` or `make up`.
@@ -51,6 +55,11 @@ def _page_with_stream_url(url: str) -> str:
     return (WEB_DIST / "index.html").read_text().replace("</head>", f"    {meta}\n  </head>", 1)
 
 
+def _model_loaded(name: str, seconds: float) -> None:
+    MODEL_LOAD_SECONDS.labels(name).observe(seconds)
+    freeze_loaded()  # a champion stays loaded until the next promotion
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     hub = Hub()
@@ -62,9 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.api_keys = services.api_keys  # what /v1/stream checks tokens against
         watch_stores(services.bus, services.cache, services.queue_depth)
         watch_quality(services)
-        services.predictor.on_load = lambda name, seconds: MODEL_LOAD_SECONDS.labels(name).observe(
-            seconds
-        )
+        services.predictor.on_load = _model_loaded
         background = []
         if settings.runs_realtime_in_api:
             mask_tokens_in_server_logs()
@@ -87,6 +94,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     answer_requests(services.bus, services.predictor, services.prediction_requests)
                 )
             )
+        # The exchange calendar's minutes (built once per process, seconds of CPU) before the
+        # first request: profiled under load, the anomaly check on the event loop and the
+        # quality figures of the first scrape built them both, while requests waited.
+        await asyncio.to_thread(last_completed_session, None, settings.exchange)
+        freeze_startup_heap()
         yield
         await stop_tasks(background)
         # Events still buffered get a last chance to reach the broker.
@@ -99,6 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Innermost: what they answer is still counted by RequestMetrics, bounded by BodySizeLimit
+    # and given CORS.
+    app.add_middleware(FastReads)
+    app.add_middleware(FastPredictions)
     # Inside RequestMetrics and CORS: a 413 is counted and carries the CORS headers.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)

@@ -1,22 +1,30 @@
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Header, Response
 
-from serving.caching import cached_response
+from serving.caching import MAX_IF_NONE_MATCH_CHARS, cached_response
 from serving.deps import ServicesDep
+from serving.fast_reads import answered_from_cache
 from serving.schemas import Forecasts
 from tickerpulse.errors import UnknownTicker
 from tickerpulse.queries import latest_forecasts
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
+KIND, TABLE = "forecasts", "price_forecasts"
 
 
 @router.get(
     "/{ticker}",
     response_model=Forecasts,
     summary="The latest forecast of each horizon, with 80/95 % intervals and model version",
+    responses={304: {"description": "If-None-Match names the current ETag: nothing changed"}},
 )
-async def get_forecasts(ticker: str, services: ServicesDep) -> Response:
+@answered_from_cache(KIND, TABLE)
+async def get_forecasts(
+    ticker: str,
+    services: ServicesDep,
+    if_none_match: Annotated[str | None, Header(max_length=MAX_IF_NONE_MATCH_CHARS)] = None,
+) -> Response:
     symbol = services.universe.require(ticker)
 
     def read() -> dict[str, Any]:
@@ -27,4 +35,4 @@ async def get_forecasts(ticker: str, services: ServicesDep) -> Response:
             )
         return {"ticker": symbol, "forecasts": forecasts}
 
-    return await cached_response(services, Forecasts, "forecasts", "price_forecasts", symbol, read)
+    return await cached_response(services, Forecasts, KIND, TABLE, symbol, read, if_none_match)
