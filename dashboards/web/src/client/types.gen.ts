@@ -965,6 +965,12 @@ export type GetFeaturesV1FeaturesTickerGetResponse = GetFeaturesV1FeaturesTicker
 
 export type GetForecastsV1ForecastsTickerGetData = {
     body?: never;
+    headers?: {
+        /**
+         * If-None-Match
+         */
+        'if-none-match'?: string | null;
+    };
     path: {
         /**
          * Ticker
