@@ -4,6 +4,8 @@ own on a shared chDB directory. Each is seeded with one ticker (ACME) and an adm
 
 from __future__ import annotations
 
+import datetime as dt
+
 import contextlib
 import os
 import subprocess
@@ -58,6 +60,27 @@ def acme_prices() -> pd.DataFrame:
     )
 
 
+def acme_forecast() -> pd.DataFrame:
+    """One published forecast for ACME, as price_forecasts holds it (without the ticker)."""
+    made = dt.date(2026, 2, 12)
+    row = {
+        "date": made,
+        "target_date": made + dt.timedelta(days=1),
+        "horizon": 1,
+        "last_close": 129.0,
+        "forecast": 129.5,
+        "lower_80": 127.0,
+        "upper_80": 132.0,
+        "lower_95": 125.0,
+        "upper_95": 134.0,
+        "model_name": "tickerpulse-price-h1",
+        "model_version": "1",
+        "model": "naive",
+        "created_at": dt.datetime(2026, 2, 12, 22, 0, tzinfo=dt.UTC),
+    }
+    return pd.DataFrame([row])
+
+
 def prepared_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Settings:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -69,9 +92,9 @@ def seeded(settings: Settings, warehouse: bool = True) -> tuple[RawStore, dict[s
     store = RawStore(settings.raw_db_url)
     store.add_ticker("ACME", "synthetic", "Acme Corp")
     if warehouse:
-        open_warehouse(settings.warehouse_url).write_partition(
-            "clean_prices", "ACME", acme_prices()
-        )
+        warehouse = open_warehouse(settings.warehouse_url)
+        warehouse.write_partition("clean_prices", "ACME", acme_prices())
+        warehouse.write_partition("price_forecasts", "ACME", acme_forecast())
     return store, {"X-API-Key": ApiKeyStore(store).create("hostile", role="admin")}
 
 

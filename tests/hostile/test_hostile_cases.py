@@ -201,6 +201,10 @@ CASES = [
          "GET", "/v1/tickers", None, 503, OPERATIONAL_DB, TICKERS, 200),
     Case("chdb session busy with another query", "embedded", chdb_session_busy,
          "GET", "/v1/prices/ACME", None, 503, "warehouse", TICKERS, 200),
+    # Forecasts are answered before FastAPI's router (serving/fast_reads.py): a miss that
+    # reaches a stuck warehouse is still a 503 in time.
+    Case("chdb busy under a forecast read", "embedded", chdb_session_busy,
+         "GET", "/v1/forecasts/ACME", None, 503, "warehouse", TICKERS, 200),
     Case("chdb directory held by another process", "shared_chdb", chdb_directory_held,
          "GET", "/v1/prices/ACME", None, 503, "warehouse", TICKERS, 200),
     Case("task queue broker stopped", "redis", stopped("redis"),
