@@ -7,6 +7,10 @@ Stages, in the order the pipeline runs them (each reads what the one before left
   clean  the clean_prices asset's work for every ticker partition in one run:
          read the raw store, clean, write each ticker's warehouse partition
   floor  generate the same rows, then one plain chDB insert of them into a MergeTree table
+  ingest_sessions, clean_tickers, train_and_forecast
+         bootstrap's three runs (`python -m orchestration.bootstrap`, what `tickerpulse up`
+         runs after loading history), each through Dagster's instance under DATA_DIR/dagster;
+         timed from the run's start to its end (imports and the instance's opening outside)
 """
 
 from __future__ import annotations
@@ -17,11 +21,18 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-END = dt.date(2025, 12, 31)
+
+def _history_end() -> dt.date:
+    """The last completed session: bootstrap's ingest_sessions then re-fetches the most
+    recent sessions over the history, as after `tickerpulse up`'s demo load (no gap)."""
+    from tickerpulse.calendar import last_completed_session
+
+    return last_completed_session()
 
 
 def peak_mib() -> float:
@@ -36,8 +47,9 @@ def generate(tickers: int, years: int) -> dict[str, pd.DataFrame]:
     from tickerpulse.sources.synthetic import SyntheticSource
 
     source = SyntheticSource()
-    start = END.replace(year=END.year - years)
-    return {symbol: source.fetch(symbol, start, END) for symbol in symbols(tickers)}
+    end = _history_end()
+    start = end.replace(year=end.year - years)
+    return {symbol: source.fetch(symbol, start, end) for symbol in symbols(tickers)}
 
 
 def load(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
@@ -92,7 +104,46 @@ def floor(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
     return {"rows": float(stored), "seconds": seconds}
 
 
-STAGES = {"load": load, "clean": clean, "floor": floor}
+def bootstrap_run(job: str) -> Callable[[Path, int, int], dict[str, float]]:
+    """One of bootstrap's runs, as `python -m orchestration.bootstrap` launches it. Rows: the
+    sessions fetched for ingest_sessions, the raw rows of the universe for the others."""
+
+    def run(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
+        import dagster as dg
+
+        from launcher.commands import prepare_dagster_home
+        from orchestration.bootstrap import _run_plan, everything_plan
+        from tickerpulse.settings import get_settings
+        from tickerpulse.stores.raw import RawStore
+
+        settings = get_settings()
+        os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+        if not (settings.dagster_home / "dagster.yaml").exists():
+            prepare_dagster_home(settings)
+        store = RawStore(settings.raw_db_url)
+        with dg.DagsterInstance.get() as instance:
+            plan = [step for step in everything_plan(instance, store) if step[0] == job]
+            started = time.perf_counter()
+            (result,) = _run_plan(instance, plan, store)
+            seconds = time.perf_counter() - started
+        if not result.success:
+            raise SystemExit(f"{job} failed")
+        rows = SESSIONS * tickers if job == "ingest_sessions" else store.count_prices()
+        return {"rows": float(rows), "seconds": seconds}
+
+    return run
+
+
+SESSIONS = 20  # bootstrap's default
+STAGES: dict[str, Callable[[Path, int, int], dict[str, float]]] = {
+    "load": load,
+    "clean": clean,
+    "floor": floor,
+    **{
+        job: bootstrap_run(job)
+        for job in ("ingest_sessions", "clean_tickers", "train_and_forecast")
+    },
+}
 
 if __name__ == "__main__":
     stage, folder, count, span = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
