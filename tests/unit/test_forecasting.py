@@ -213,6 +213,20 @@ def test_a_ticker_gets_its_own_model_only_where_it_beats_the_pooled_one() -> Non
     assert np.array_equal(predicted[~own_rows], pooled[~own_rows])
 
 
+def test_per_ticker_models_see_their_own_rows_when_tickers_interleave() -> None:
+    # Walk-forward hands rows over sorted by date then ticker: each ticker's rows are spread
+    # through the frame. Its own model must be the template fitted on exactly its rows.
+    inputs, target = _panel_with_one_different_ticker({"OWN": 1500, "P1": 1500, "P2": 1500})
+    day = inputs.groupby("ticker").cumcount().to_numpy()
+    order = np.lexsort((inputs["ticker"].to_numpy(), day))
+    inputs, target = inputs.iloc[order].reset_index(drop=True), target[order]
+    model = CANDIDATES["ridge_per_ticker"](1).fit(inputs, target)
+    mine = (inputs["ticker"] == "OWN").to_numpy()
+    alone = CANDIDATES["ridge"](1).fit(inputs[mine], target[mine])
+    assert "OWN" in model.own_
+    np.testing.assert_allclose(model.predict(inputs)[mine], alone.predict(inputs[mine]))
+
+
 def test_a_model_fitted_before_the_ticker_input_still_forecasts() -> None:
     # Champions registered by earlier releases were fitted on the features alone.
     complete = FEATURE_PANEL.dropna(subset=FEATURES)
