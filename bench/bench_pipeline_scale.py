@@ -26,8 +26,10 @@ features table has this bench's own feature figures beside them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,7 +59,15 @@ def _stage(stage: str, data_dir: Path, tickers: int) -> dict[str, float]:
 
 def measure(tickers: int) -> list[dict[str, object]]:
     rows_table: list[dict[str, object]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
+    # BENCH_SCALE_KEEP=1 keeps the data dir (its path is printed) for
+    # bench/training_sample_honesty.py to evaluate the same features.
+    keep = os.environ.get("BENCH_SCALE_KEEP") == "1"
+    with contextlib.ExitStack() as cleanup:
+        folder = tempfile.mkdtemp(prefix="bench-scale-")
+        if keep:
+            print(f"data dir kept: {folder}/var", file=sys.stderr)
+        else:
+            cleanup.callback(shutil.rmtree, folder, ignore_errors=True)
         data_dir = Path(folder) / "var"
         stages = [
             ("history load", "load"),

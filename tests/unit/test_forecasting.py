@@ -81,6 +81,32 @@ def test_training_never_sees_the_test_block_or_its_embargo(train_dates: int | No
         assert gap > horizon  # the labels of the last training row end before the test starts
 
 
+def test_a_row_cap_samples_what_each_fold_fits_on_but_never_the_test_rows() -> None:
+    dataset = add_targets(FEATURE_PANEL, 1)
+    fitted: list[pd.Index] = []
+
+    class Spy:
+        def fit(self, features: pd.DataFrame, target: pd.Series) -> "Spy":
+            fitted.append(features.index)
+            return self
+
+        def predict(self, features: pd.DataFrame) -> np.ndarray:
+            return np.zeros(len(features))
+
+    everything = walk_forward(dataset, FEATURES, Spy, "spy", 1, folds=4)
+    full_sizes = [len(index) for index in fitted]
+    fitted.clear()
+    cap = 2000  # under every fold's training rows: 4 tickers x more than 500 dates
+    capped = walk_forward(dataset, FEATURES, Spy, "spy", 1, folds=4, max_train_rows=cap)
+    assert min(full_sizes) > cap
+    assert [len(index) for index in fitted] == [cap] * 4
+    for index in fitted:  # a sample of distinct rows, in time order, from all four tickers
+        assert index.is_unique and dataset.loc[index, "date"].is_monotonic_increasing
+        assert dataset.loc[index, "ticker"].nunique() == 4
+    # Every test row is still forecast and scored.
+    assert len(capped.predictions) == len(everything.predictions)
+
+
 def test_short_history_is_a_clear_refusal() -> None:
     short = FEATURE_PANEL.groupby("ticker").tail(300)
     with pytest.raises(NotEnoughHistory, match="usable dates"):

@@ -61,6 +61,16 @@ def modelling_rows(
     return usable
 
 
+def training_sample(rows: pd.DataFrame, max_rows: int | None, seed: int = 0) -> pd.DataFrame:
+    """At most `max_rows` of `rows`, drawn uniformly without replacement (seeded) and kept in
+    their order: a universe's fit costs what `max_rows` costs, not what its history does.
+    Every date and ticker keeps its share in expectation; the test rows are never sampled."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows
+    picks = np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False)
+    return rows.iloc[np.sort(picks)]
+
+
 def interval_scale(rows: pd.DataFrame, horizon: int) -> np.ndarray:
     return rows[SCALE_FEATURE].to_numpy() * np.sqrt(horizon)
 
@@ -116,8 +126,10 @@ def walk_forward(
     test_dates: int = FOLD_DATES,
     train_dates: int | None = None,
     test_sessions: int = TEST_SESSIONS,
+    max_train_rows: int | None = None,
 ) -> Evaluation:
-    """`folds` None: as many as `fold_count` gives for `test_sessions`."""
+    """`folds` None: as many as `fold_count` gives for `test_sessions`. `max_train_rows`: each
+    fold fits on a sample of at most that many of its training rows (training_sample)."""
     if train_dates is not None and train_dates < MIN_TRAIN_DATES:
         raise ValueError(
             f"a rolling window needs at least {MIN_TRAIN_DATES} dates, not {train_dates}"
@@ -142,7 +154,9 @@ def walk_forward(
         start = first_test + fold * test_dates
         end = start - horizon
         begin = 0 if train_dates is None else end - train_dates
-        train = rows[(date_index >= begin) & (date_index < end)]
+        train = training_sample(
+            rows[(date_index >= begin) & (date_index < end)], max_train_rows, seed=fold
+        )
         test = rows[(date_index >= start) & (date_index < start + test_dates)]
         model = make_model().fit(train[inputs], train["target"])
         predicted = test.assign(fold=fold, prediction=model.predict(test[inputs]))
