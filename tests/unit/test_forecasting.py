@@ -12,6 +12,7 @@ from tickerpulse.forecasting.forecast import LoadedChampion, champion_forecasts
 from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.promotion import decide
 from tickerpulse.forecasting.significance import DieboldMariano
+from tickerpulse.forecasting.training import evaluate_candidates
 
 FEATURE_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC", "DDD"), years=8))
 
@@ -105,6 +106,22 @@ def test_a_row_cap_samples_what_each_fold_fits_on_but_never_the_test_rows() -> N
         assert dataset.loc[index, "ticker"].nunique() == 4
     # Every test row is still forecast and scored.
     assert len(capped.predictions) == len(everything.predictions)
+
+
+def test_candidates_share_one_prepared_panel_and_keep_only_what_scoring_reads() -> None:
+    candidates = {name: CANDIDATES[name] for name in ("naive", "ridge")}
+    shared = evaluate_candidates(FEATURE_PANEL, 1, folds=3, candidates=candidates)
+    for evaluation, name in zip(shared, candidates, strict=True):
+        alone = walk_forward(
+            add_targets(FEATURE_PANEL, 1), FEATURES, partial(CANDIDATES[name], 1), name, 1, 3
+        )
+        assert evaluation.metrics == pytest.approx(alone.metrics, nan_ok=True)
+        # A prediction row carries no feature but the interval's scale: at 500 tickers the
+        # candidates' predictions with every feature held over a gigabyte.
+        assert set(evaluation.predictions.columns) == {
+            "date", "ticker", "close", "future_close", "target", "volatility_20",
+            "volatility_tercile", "fold", "prediction", "score",
+        }  # fmt: skip
 
 
 def test_short_history_is_a_clear_refusal() -> None:

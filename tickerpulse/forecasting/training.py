@@ -26,6 +26,7 @@ from tickerpulse.forecasting.evaluation import (
     modelling_rows,
     training_sample,
     walk_forward,
+    walk_forward_rows,
 )
 from tickerpulse.forecasting.models import BASELINE, CANDIDATES, model_inputs
 from tickerpulse.forecasting.nested import NestedSelection, nested_selection
@@ -69,10 +70,10 @@ def evaluate_candidates(
     None: as many as cover the last `test_sessions` dates where the history allows.
     `max_train_rows`: each fit on a sample of at most that many rows (the same sample for
     every candidate of a fold)."""
-    dataset = add_targets(features, horizon)
+    rows = walk_forward_rows(add_targets(features, horizon), FEATURES)
     return [
         walk_forward(
-            dataset,
+            rows,
             FEATURES,
             partial(make_model, horizon),
             name,
@@ -82,6 +83,7 @@ def evaluate_candidates(
             train_dates,
             test_sessions,
             max_train_rows,
+            prepared=True,
         )
         for name, make_model in candidates.items()
     ]
