@@ -39,18 +39,25 @@ def recent_sessions(count: int) -> tuple[str, str]:
     return keys[-count], keys[-1]
 
 
-def materialize_everything(
-    instance: dg.DagsterInstance, sessions: int = 20
-) -> list[dg.ExecuteInProcessResult]:
-    store = RawStore(get_settings().raw_db_url)
+Plan = list[tuple[str, dict[str, str], str | None]]  # (job, run tags, partition key)
+
+
+def everything_plan(instance: dg.DagsterInstance, store: RawStore, sessions: int = 20) -> Plan:
+    """The three runs, in order; the pipeline bench runs and times each one alone."""
     first_day, last_day = recent_sessions(sessions)
     symbols = sorted(register_tickers(instance, store))
-    plan: list[tuple[str, dict[str, str], str | None]] = [
+    return [
         ("ingest_sessions", {RANGE_START: first_day, RANGE_END: last_day}, None),
         ("clean_tickers", {RANGE_START: symbols[0], RANGE_END: symbols[-1]}, None),
         ("train_and_forecast", {}, None),
     ]
-    return _run_plan(instance, plan, store)
+
+
+def materialize_everything(
+    instance: dg.DagsterInstance, sessions: int = 20
+) -> list[dg.ExecuteInProcessResult]:
+    store = RawStore(get_settings().raw_db_url)
+    return _run_plan(instance, everything_plan(instance, store, sessions), store)
 
 
 def materialize_ticker(
@@ -62,7 +69,7 @@ def materialize_ticker(
     symbols = register_tickers(instance, store)
     if symbol not in symbols:
         raise SystemExit(f"{symbol} is not in the ticker universe: ingest it first")
-    plan: list[tuple[str, dict[str, str], str | None]] = [
+    plan: Plan = [
         ("clean_tickers", {}, symbol),
         ("train_and_forecast", {}, None),
     ]
@@ -71,7 +78,7 @@ def materialize_ticker(
 
 def _run_plan(
     instance: dg.DagsterInstance,
-    plan: list[tuple[str, dict[str, str], str | None]],
+    plan: Plan,
     store: RawStore,
 ) -> list[dg.ExecuteInProcessResult]:
     results = []

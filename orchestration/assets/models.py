@@ -122,6 +122,7 @@ def _train_every_horizon(
                 test_dates=settings.walk_forward_fold_dates,
                 test_sessions=settings.walk_forward_test_sessions,
                 guard=lease.ensure_held,
+                max_train_rows=settings.training_max_rows,
             )
         except RegistryUnavailable as error:
             raise dg.Failure(

@@ -12,6 +12,7 @@ from tickerpulse.forecasting.forecast import LoadedChampion, champion_forecasts
 from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.promotion import decide
 from tickerpulse.forecasting.significance import DieboldMariano
+from tickerpulse.forecasting.training import evaluate_candidates
 
 FEATURE_PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC", "DDD"), years=8))
 
@@ -79,6 +80,48 @@ def test_training_never_sees_the_test_block_or_its_embargo(train_dates: int | No
         ].min()
         gap = np.searchsorted(dates, first_test) - np.searchsorted(dates, last_train_date)
         assert gap > horizon  # the labels of the last training row end before the test starts
+
+
+def test_a_row_cap_samples_what_each_fold_fits_on_but_never_the_test_rows() -> None:
+    dataset = add_targets(FEATURE_PANEL, 1)
+    fitted: list[pd.Index] = []
+
+    class Spy:
+        def fit(self, features: pd.DataFrame, target: pd.Series) -> "Spy":
+            fitted.append(features.index)
+            return self
+
+        def predict(self, features: pd.DataFrame) -> np.ndarray:
+            return np.zeros(len(features))
+
+    everything = walk_forward(dataset, FEATURES, Spy, "spy", 1, folds=4)
+    full_sizes = [len(index) for index in fitted]
+    fitted.clear()
+    cap = 2000  # under every fold's training rows: 4 tickers x more than 500 dates
+    capped = walk_forward(dataset, FEATURES, Spy, "spy", 1, folds=4, max_train_rows=cap)
+    assert min(full_sizes) > cap
+    assert [len(index) for index in fitted] == [cap] * 4
+    for index in fitted:  # a sample of distinct rows, in time order, from all four tickers
+        assert index.is_unique and dataset.loc[index, "date"].is_monotonic_increasing
+        assert dataset.loc[index, "ticker"].nunique() == 4
+    # Every test row is still forecast and scored.
+    assert len(capped.predictions) == len(everything.predictions)
+
+
+def test_candidates_share_one_prepared_panel_and_keep_only_what_scoring_reads() -> None:
+    candidates = {name: CANDIDATES[name] for name in ("naive", "ridge")}
+    shared = evaluate_candidates(FEATURE_PANEL, 1, folds=3, candidates=candidates)
+    for evaluation, name in zip(shared, candidates, strict=True):
+        alone = walk_forward(
+            add_targets(FEATURE_PANEL, 1), FEATURES, partial(CANDIDATES[name], 1), name, 1, 3
+        )
+        assert evaluation.metrics == pytest.approx(alone.metrics, nan_ok=True)
+        # A prediction row carries no feature but the interval's scale: at 500 tickers the
+        # candidates' predictions with every feature held over a gigabyte.
+        assert set(evaluation.predictions.columns) == {
+            "date", "ticker", "close", "future_close", "target", "volatility_20",
+            "volatility_tercile", "fold", "prediction", "score",
+        }  # fmt: skip
 
 
 def test_short_history_is_a_clear_refusal() -> None:
@@ -211,6 +254,20 @@ def test_a_ticker_gets_its_own_model_only_where_it_beats_the_pooled_one() -> Non
     assert np.abs(truth - predicted)[own_rows].mean() < np.abs(truth - pooled)[own_rows].mean()
     # A ticker never seen in training is served by the pooled model.
     assert np.array_equal(predicted[~own_rows], pooled[~own_rows])
+
+
+def test_per_ticker_models_see_their_own_rows_when_tickers_interleave() -> None:
+    # Walk-forward hands rows over sorted by date then ticker: each ticker's rows are spread
+    # through the frame. Its own model must be the template fitted on exactly its rows.
+    inputs, target = _panel_with_one_different_ticker({"OWN": 1500, "P1": 1500, "P2": 1500})
+    day = inputs.groupby("ticker").cumcount().to_numpy()
+    order = np.lexsort((inputs["ticker"].to_numpy(), day))
+    inputs, target = inputs.iloc[order].reset_index(drop=True), target[order]
+    model = CANDIDATES["ridge_per_ticker"](1).fit(inputs, target)
+    mine = (inputs["ticker"] == "OWN").to_numpy()
+    alone = CANDIDATES["ridge"](1).fit(inputs[mine], target[mine])
+    assert "OWN" in model.own_
+    np.testing.assert_allclose(model.predict(inputs)[mine], alone.predict(inputs[mine]))
 
 
 def test_a_model_fitted_before_the_ticker_input_still_forecasts() -> None:

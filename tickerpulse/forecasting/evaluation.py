@@ -61,6 +61,16 @@ def modelling_rows(
     return usable
 
 
+def training_sample(rows: pd.DataFrame, max_rows: int | None, seed: int = 0) -> pd.DataFrame:
+    """At most `max_rows` of `rows`, drawn uniformly without replacement (seeded) and kept in
+    their order: a universe's fit costs what `max_rows` costs, not what its history does.
+    Every date and ticker keeps its share in expectation; the test rows are never sampled."""
+    if max_rows is None or len(rows) <= max_rows:
+        return rows
+    picks = np.random.default_rng(seed).choice(len(rows), size=max_rows, replace=False)
+    return rows.iloc[np.sort(picks)]
+
+
 def interval_scale(rows: pd.DataFrame, horizon: int) -> np.ndarray:
     return rows[SCALE_FEATURE].to_numpy() * np.sqrt(horizon)
 
@@ -106,6 +116,22 @@ def fold_count(
     return min(wanted, possible)
 
 
+# What a scored prediction row keeps besides fold and prediction: metrics (close, future_close,
+# target), the interval's scale and tercile, and where it is (date, ticker).
+SCORED_COLUMNS = ["date", "ticker", "close", "future_close", "target", SCALE_FEATURE, TERCILE]
+
+
+def walk_forward_rows(dataset: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The rows walk-forward splits into folds: usable rows, only the columns it reads, each
+    with its volatility tercile."""
+    # Ranked on the whole history of each ticker, before rows are dropped: the trailing window
+    # is sessions, not usable rows.
+    terciles = volatility_terciles(dataset)
+    columns = list(dict.fromkeys([*SCORED_COLUMNS[:-1], *features]))
+    ranked = dataset[columns].assign(**{TERCILE: terciles})
+    return modelling_rows(ranked, features)
+
+
 def walk_forward(
     dataset: pd.DataFrame,
     features: list[str],
@@ -116,16 +142,18 @@ def walk_forward(
     test_dates: int = FOLD_DATES,
     train_dates: int | None = None,
     test_sessions: int = TEST_SESSIONS,
+    max_train_rows: int | None = None,
+    prepared: bool = False,
 ) -> Evaluation:
-    """`folds` None: as many as `fold_count` gives for `test_sessions`."""
+    """`folds` None: as many as `fold_count` gives for `test_sessions`. `max_train_rows`: each
+    fold fits on a sample of at most that many of its training rows (training_sample).
+    `prepared`: `dataset` is already walk_forward_rows' output (candidates on one dataset
+    share it instead of each ranking and copying the panel again)."""
     if train_dates is not None and train_dates < MIN_TRAIN_DATES:
         raise ValueError(
             f"a rolling window needs at least {MIN_TRAIN_DATES} dates, not {train_dates}"
         )
-    # Ranked on the whole history of each ticker, before rows are dropped: the trailing window
-    # is sessions, not usable rows.
-    dataset = dataset.assign(**{TERCILE: volatility_terciles(dataset)})
-    rows = modelling_rows(dataset, features)
+    rows = dataset if prepared else walk_forward_rows(dataset, features)
     inputs = model_inputs(features)
     dates = np.sort(rows["date"].unique())
     if folds is None:
@@ -142,10 +170,14 @@ def walk_forward(
         start = first_test + fold * test_dates
         end = start - horizon
         begin = 0 if train_dates is None else end - train_dates
-        train = rows[(date_index >= begin) & (date_index < end)]
+        train = training_sample(
+            rows[(date_index >= begin) & (date_index < end)], max_train_rows, seed=fold
+        )
         test = rows[(date_index >= start) & (date_index < start + test_dates)]
         model = make_model().fit(train[inputs], train["target"])
-        predicted = test.assign(fold=fold, prediction=model.predict(test[inputs]))
+        # Only what scoring reads is kept per test row (not every feature): at 500 tickers the
+        # five candidates' predictions otherwise held over a gigabyte.
+        predicted = test[SCORED_COLUMNS].assign(fold=fold, prediction=model.predict(test[inputs]))
         parts.append(predicted)
         fold_metrics.append(point_metrics(predicted))
     predictions = pd.concat(parts, ignore_index=True)

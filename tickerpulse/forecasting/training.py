@@ -24,7 +24,9 @@ from tickerpulse.forecasting.evaluation import (
     Evaluation,
     losses,
     modelling_rows,
+    training_sample,
     walk_forward,
+    walk_forward_rows,
 )
 from tickerpulse.forecasting.models import BASELINE, CANDIDATES, model_inputs
 from tickerpulse.forecasting.nested import NestedSelection, nested_selection
@@ -62,13 +64,16 @@ def evaluate_candidates(
     candidates: Candidates = CANDIDATES,
     test_dates: int = FOLD_DATES,
     test_sessions: int = TEST_SESSIONS,
+    max_train_rows: int | None = None,
 ) -> list[Evaluation]:
     """Every candidate on the same folds of `test_dates` (the retraining schedule); `folds`
-    None: as many as cover the last `test_sessions` dates where the history allows."""
-    dataset = add_targets(features, horizon)
+    None: as many as cover the last `test_sessions` dates where the history allows.
+    `max_train_rows`: each fit on a sample of at most that many rows (the same sample for
+    every candidate of a fold)."""
+    rows = walk_forward_rows(add_targets(features, horizon), FEATURES)
     return [
         walk_forward(
-            dataset,
+            rows,
             FEATURES,
             partial(make_model, horizon),
             name,
@@ -77,6 +82,8 @@ def evaluate_candidates(
             test_dates,
             train_dates,
             test_sessions,
+            max_train_rows,
+            prepared=True,
         )
         for name, make_model in candidates.items()
     ]
@@ -97,6 +104,7 @@ def train_horizon(
     test_dates: int = FOLD_DATES,
     test_sessions: int = TEST_SESSIONS,
     guard: Callable[[], None] | None = None,
+    max_train_rows: int | None = None,
 ) -> TrainingOutcome:
     """`guard` runs before every alias move and raises to stop it (the training lease's
     check that it is still held). `run_tags` go on the registered version's MLflow run: the caller's lineage (which
@@ -104,7 +112,7 @@ def train_horizon(
     RegistryUnavailable and training stops there: the gate never mistakes an outage for "no
     champion", and an alias change is recorded only after the registry made it."""
     evaluations = evaluate_candidates(
-        features, horizon, folds, train_dates, candidates, test_dates, test_sessions
+        features, horizon, folds, train_dates, candidates, test_dates, test_sessions, max_train_rows
     )
     nested = nested_selection(evaluations)
     best = nested.final
@@ -145,6 +153,7 @@ def train_horizon(
             "plots/forecast_vs_actual.png": forecast_vs_actual(best),
         },
         window="expanding" if train_dates is None else f"rolling {train_dates} dates",
+        max_train_rows=max_train_rows,
     )
     close_figures()
     champion = champions.champion(registry, base_name, horizon)
@@ -281,9 +290,12 @@ def _register(
     window: str,
     artifacts: dict[str, str] | None = None,
     figures: dict[str, object] | None = None,
+    max_train_rows: int | None = None,
 ) -> ModelVersionInfo:
     inputs = model_inputs(FEATURES)
-    estimator = make_model(horizon).fit(rows[inputs], rows["target"])
+    # The registered model fits as each fold did: on a sample when the history is larger.
+    fitted_on = training_sample(rows, max_train_rows)
+    estimator = make_model(horizon).fit(fitted_on[inputs], fitted_on["target"])
     return registry.log_and_register(
         name,
         estimator,
@@ -296,7 +308,8 @@ def _register(
             "tickers": ",".join(sorted(rows["ticker"].unique())),
             "data_start": str(rows["date"].min()),
             "data_end": str(rows["date"].max()),
-            "training_rows": len(rows),
+            "training_rows": len(fitted_on),
+            "max_train_rows": max_train_rows if max_train_rows is not None else "all",
         },
         metrics=metrics,
         fold_metrics=fold_metrics,
