@@ -4,9 +4,8 @@ own on a shared chDB directory. Each is seeded with one ticker (ACME) and an adm
 
 from __future__ import annotations
 
-import datetime as dt
-
 import contextlib
+import datetime as dt
 import os
 import subprocess
 import sys
