@@ -58,7 +58,7 @@ def run() -> tuple[str, list[dict[str, object]]]:
             rows = ours["rows"]
             rows_table.append(
                 {
-                    "raw store": label,
+                    "operational store": label,
                     "validate+upsert rows/s": f"{rows / ours['load_s']:,.0f}",
                     "clean->Parquet rows/s": f"{rows / ours['clean_s']:,.0f}",
                     "end to end rows/s": f"{rows / (ours['load_s'] + ours['clean_s']):,.0f}",
@@ -68,7 +68,7 @@ def run() -> tuple[str, list[dict[str, object]]]:
             peer = _case(url.replace("raw.db", "peer.db"), tickers, years, peer=True)
             rows_table.append(
                 {
-                    "raw store": f"{label}, peer: pandas to_sql append",
+                    "operational store": f"{label}, peer: pandas to_sql append",
                     "validate+upsert rows/s": f"{rows / peer['load_s']:,.0f}",
                     "clean->Parquet rows/s": "-",
                     "end to end rows/s": "-",

@@ -5,8 +5,8 @@ python -m bench.bench_pipeline_scale 50 500 3000   (tickers x 20 years; default 
 
 Each stage runs in its own process, so its peak RSS is its own; the stages run in order
 on one fresh data dir, as `tickerpulse ingest` and then the clean_prices run would:
-  history load  validate + upsert into the SQLite raw store + quarantine, per ticker
-  clean_prices  read the raw store, re-validate, adjust, one Parquet partition per ticker
+  history load  validate + upsert into the SQLite operational store + quarantine, per ticker
+  clean_prices  read the operational store, re-validate, adjust, one Parquet partition per ticker
   chDB floor    the same rows in one INSERT into a chDB MergeTree table: no validation,
                 no upsert, no files per ticker. What a loader cannot beat on this machine,
                 measured in the same run because the machine is shared and noisy.

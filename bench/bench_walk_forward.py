@@ -21,7 +21,7 @@ from tickerpulse.forecasting.models import BASELINE
 from tickerpulse.forecasting.training import evaluate_candidates
 from tickerpulse.ingestion import ingest_csv, ingest_from_source
 from tickerpulse.sources.synthetic import SyntheticSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 HORIZONS = (1, 5)
 FOLDS = 5
@@ -49,7 +49,7 @@ def _row(series: str, horizon: int, evaluations: list[Evaluation]) -> dict[str, 
 
 def run() -> tuple[str, list[dict[str, object]]]:
     with tempfile.TemporaryDirectory() as folder:
-        store = RawStore(f"sqlite:///{Path(folder) / 'raw.db'}")
+        store = OperationalStore(f"sqlite:///{Path(folder) / 'raw.db'}")
         for ticker, path in DEMO_FILES.items():
             ingest_csv(store, path, ticker)
         for ticker in SYNTHETIC:

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from tickerpulse.cleaning import clean_ticker_prices
 from tickerpulse.ingestion import ingest_frame
 from tickerpulse.sources.synthetic import SyntheticSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import ParquetWarehouse
 
 END = dt.date(2025, 12, 31)
@@ -50,7 +50,7 @@ def main(raw_url: str, tickers: int, years: int, peer: bool) -> dict[str, float]
             with engine.begin() as connection:
                 connection.execute(sa.text("DROP TABLE peer_prices"))
         else:
-            store = RawStore(raw_url)
+            store = OperationalStore(raw_url)
             started = time.perf_counter()
             for symbol, frame in frames.items():
                 ingest_frame(store, symbol, "synthetic", frame)

@@ -3,9 +3,9 @@
 python -m bench.pipeline_scale_worker STAGE DATA_DIR TICKERS YEARS  ->  one JSON line
 Stages, in the order the pipeline runs them (each reads what the one before left in DATA_DIR):
   load   generate the synthetic history, then load it as `tickerpulse ingest` does
-         (validate, upsert into the raw store, quarantine), ticker by ticker
+         (validate, upsert into the operational store, quarantine), ticker by ticker
   clean  the clean_prices asset's work for every ticker partition in one run:
-         read the raw store, clean, write each ticker's warehouse partition
+         read the operational store, clean, write each ticker's warehouse partition
   floor  generate the same rows, then one plain chDB insert of them into a MergeTree table
   ingest_sessions, clean_tickers, train_and_forecast
          bootstrap's three runs (`python -m orchestration.bootstrap`, what `tickerpulse up`
@@ -57,10 +57,10 @@ def generate(tickers: int, years: int) -> dict[str, pd.DataFrame]:
 def load(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
     from tickerpulse.ingestion import ingest_frame
     from tickerpulse.settings import get_settings
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
 
     frames = generate(tickers, years)
-    store = RawStore(get_settings().raw_db_url)
+    store = OperationalStore(get_settings().raw_db_url)
     started = time.perf_counter()
     for symbol, frame in frames.items():
         ingest_frame(store, symbol, "synthetic", frame)
@@ -72,11 +72,11 @@ def load(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
 def clean(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
     from tickerpulse.cleaning import clean_partitions
     from tickerpulse.settings import get_settings
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
     from tickerpulse.stores.warehouse import open_warehouse
 
     settings = get_settings()
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     warehouse = open_warehouse(settings.warehouse_url)
     started = time.perf_counter()
     rows = sum(r["rows"] for r in clean_partitions(store, warehouse, symbols(tickers)))
@@ -116,13 +116,13 @@ def bootstrap_run(job: str) -> Callable[[Path, int, int], dict[str, float]]:
         from launcher.commands import prepare_dagster_home
         from orchestration.bootstrap import _run_plan, everything_plan
         from tickerpulse.settings import get_settings
-        from tickerpulse.stores.raw import RawStore
+        from tickerpulse.stores.operational import OperationalStore
 
         settings = get_settings()
         os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
         if not (settings.dagster_home / "dagster.yaml").exists():
             prepare_dagster_home(settings)
-        store = RawStore(settings.raw_db_url)
+        store = OperationalStore(settings.raw_db_url)
         with dg.DagsterInstance.get() as instance:
             plan = [step for step in everything_plan(instance, store) if step[0] == job]
             started = time.perf_counter()
@@ -196,12 +196,12 @@ def raw_backfill(data_dir: Path, tickers: int, years: int) -> dict[str, float]:
     from orchestration.partitions import trading_days
     from orchestration.sensors import RANGE_END, RANGE_START
     from tickerpulse.settings import get_settings
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
 
     settings = get_settings()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     prepare_dagster_home(settings)
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     for symbol in symbols(tickers):
         store.add_ticker(symbol, source="synthetic")
     end = _history_end()

@@ -28,12 +28,12 @@ def build(data_dir: str, ticker: str) -> dict[str, Any]:
     from tickerpulse.predicting import Predictor
     from tickerpulse.settings import get_settings
     from tickerpulse.stores.api_keys import ApiKeyStore
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
     from tickerpulse.stores.registry import ModelRegistry
     from tickerpulse.stores.warehouse import open_warehouse
 
     settings = get_settings()
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     load_demo_universe(store)
     with dg.instance_for_test() as instance:
         results = materialize_everything(instance)

@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from tickerpulse.cli import open_raw_store
+from tickerpulse.cli import open_operational_store
 from tickerpulse.errors import TickerPulseError
 from tickerpulse.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -118,7 +118,7 @@ def up(
     prepare_dagster_home(settings)
 
     _echo_step(2, total, f"Loading the demo universe ({demo_tickers} tickers)")
-    store = open_raw_store(settings)
+    store = open_operational_store(settings)
     reports = load_demo_universe(store, settings.demo_years, settings.synthetic_seed, demo_tickers)
     # At size, a line per ticker would bury the rest: the first few, then the totals.
     for report in reports[:8]:
@@ -212,7 +212,7 @@ def _print_where_to_look(settings: Settings) -> None:
     typer.echo(
         f"  Live stream  {stream_url(settings)}?channels=predictions  (alerts, metrics: &token=KEY)"
     )
-    # Keys live in the raw store: in full mode the command must reach the same database.
+    # Keys live in the operational store: in full mode the command must reach the same database.
     where = (
         f"RAW_DB_URL={settings.raw_db_url} " if not settings.raw_db_url.startswith("sqlite") else ""
     )
@@ -242,11 +242,11 @@ def materialize(
     symbol = None
     if ticker is not None:
         try:
-            symbol = known_ticker(open_raw_store(settings), ticker)
+            symbol = known_ticker(open_operational_store(settings), ticker)
         except TickerPulseError as error:
             typer.secho(f"Not materialized: {error}", fg=typer.colors.RED, err=True)
             raise typer.Exit(1) from None
-    elif not open_raw_store(settings).list_tickers():
+    elif not open_operational_store(settings).list_tickers():
         typer.secho(
             "Not materialized: no tickers yet (`tickerpulse ingest` or `tickerpulse up`)",
             fg=typer.colors.RED,

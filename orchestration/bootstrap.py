@@ -4,7 +4,7 @@ Three runs, one per partitioning: raw_prices for the most recent trading days, c
 for every ticker partition, then the unpartitioned features, model and forecasts. Run it as
 `python -m orchestration.bootstrap --sessions 20` with DAGSTER_HOME set, and the runs show
 in the Dagster UI like any other. With `--ticker T` (what `tickerpulse materialize --ticker`
-runs) only T's clean_prices partition is rebuilt from what the raw store holds, then the
+runs) only T's clean_prices partition is rebuilt from what the operational store holds, then the
 features, model and forecasts: how a ticker ingested from a file reaches `evaluate` and the API. Deeper history is a backfill in the UI; Dagster records
 about two events per partition, so 2,500 sessions in one run cost it about a minute.
 """
@@ -20,11 +20,11 @@ from orchestration.partitions import TICKERS, trading_days
 from orchestration.sensors import RANGE_END, RANGE_START, history_range
 from tickerpulse.settings import get_settings
 from tickerpulse.stores.check_results import CheckResultStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.symbols import require_symbol
 
 
-def register_tickers(instance: dg.DagsterInstance, store: RawStore) -> list[str]:
+def register_tickers(instance: dg.DagsterInstance, store: OperationalStore) -> list[str]:
     """Every active ticker as a `tickers` partition (what the universe sensor does on a tick)."""
     symbols = [row["symbol"] for row in store.list_tickers()]
     known = set(instance.get_dynamic_partitions(TICKERS))
@@ -42,7 +42,9 @@ def recent_sessions(count: int) -> tuple[str, str]:
 Plan = list[tuple[str, dict[str, str], str | None]]  # (job, run tags, partition key)
 
 
-def everything_plan(instance: dg.DagsterInstance, store: RawStore, sessions: int = 20) -> Plan:
+def everything_plan(
+    instance: dg.DagsterInstance, store: OperationalStore, sessions: int = 20
+) -> Plan:
     """The three runs, in order; the pipeline bench runs and times each one alone."""
     first_day, last_day = recent_sessions(sessions)
     symbols = sorted(register_tickers(instance, store))
@@ -56,16 +58,16 @@ def everything_plan(instance: dg.DagsterInstance, store: RawStore, sessions: int
 def materialize_everything(
     instance: dg.DagsterInstance, sessions: int = 20
 ) -> list[dg.ExecuteInProcessResult]:
-    store = RawStore(get_settings().raw_db_url)
+    store = OperationalStore(get_settings().raw_db_url)
     return _run_plan(instance, everything_plan(instance, store, sessions), store)
 
 
 def materialize_ticker(
     instance: dg.DagsterInstance, symbol: str
 ) -> list[dg.ExecuteInProcessResult]:
-    """One ticker's clean prices from what the raw store holds (no fetch: a file-fed ticker
+    """One ticker's clean prices from what the operational store holds (no fetch: a file-fed ticker
     has no source to fetch from), then the universe's features, model and forecasts."""
-    store = RawStore(get_settings().raw_db_url)
+    store = OperationalStore(get_settings().raw_db_url)
     symbols = register_tickers(instance, store)
     if symbol not in symbols:
         raise SystemExit(f"{symbol} is not in the ticker universe: ingest it first")
@@ -79,7 +81,7 @@ def materialize_ticker(
 def _run_plan(
     instance: dg.DagsterInstance,
     plan: Plan,
-    store: RawStore,
+    store: OperationalStore,
 ) -> list[dg.ExecuteInProcessResult]:
     results = []
     for job_name, tags, partition_key in plan:

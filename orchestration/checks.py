@@ -9,7 +9,7 @@ from orchestration.assets.ingestion import clean_prices, raw_prices
 from orchestration.assets.models import price_model
 from orchestration.assets.predictions import price_forecasts
 from orchestration.metadata import markdown_table
-from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
+from orchestration.resources import OperationalStoreResource, RegistryResource, WarehouseResource
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import CLEAN_COLUMNS
 from tickerpulse.features import FEATURES, LONGEST_WINDOW
@@ -34,8 +34,10 @@ def _examples(frame: pd.DataFrame) -> dg.MetadataValue:
 
 
 @dg.asset_check(asset=raw_prices, blocking=True, description="Every active ticker has stored rows.")
-def raw_prices_every_ticker_has_rows(raw_store: RawStoreResource) -> dg.AssetCheckResult:
-    store = raw_store.store
+def raw_prices_every_ticker_has_rows(
+    operational_store: OperationalStoreResource,
+) -> dg.AssetCheckResult:
+    store = operational_store.store
     last_dates = store.last_dates()
     empty = [row["symbol"] for row in store.list_tickers() if row["symbol"] not in last_dates]
     return dg.AssetCheckResult(
@@ -135,14 +137,14 @@ def price_features_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     ),
 )
 def price_model_promotion_gate(
-    registry: RegistryResource, raw_store: RawStoreResource
+    registry: RegistryResource, operational_store: OperationalStoreResource
 ) -> dg.AssetCheckResult:
     rows = []
     settings = get_settings()
     for horizon in settings.horizons:
         name = registered_name(registry.base_name, horizon)
         champion = champions.champion(registry.registry, registry.base_name, horizon)
-        history = raw_store.store.alias_history(name)
+        history = operational_store.store.alias_history(name)
         promotions = [h for h in history if h["to_alias"] == "champion"]
         latest = promotions[-1] if promotions else None
         challengers = [h for h in history if h["to_alias"] == "challenger"]
@@ -175,7 +177,7 @@ def price_model_promotion_gate(
     description="Intervals nest around the forecast; every ticker covered.",
 )
 def price_forecasts_intervals_ordered(
-    warehouse: WarehouseResource, raw_store: RawStoreResource
+    warehouse: WarehouseResource, operational_store: OperationalStoreResource
 ) -> dg.AssetCheckResult:
     forecasts = warehouse.warehouse.read("price_forecasts")
     ordered = (
@@ -191,7 +193,7 @@ def price_forecasts_intervals_ordered(
     )
     # Every ticker that can be forecast has one; a ticker too new for its features' warm-up
     # (or not cleaned yet) is reported, not failed: it must not block every later retrain.
-    universe = {row["symbol"] for row in raw_store.store.list_tickers()}
+    universe = {row["symbol"] for row in operational_store.store.list_tickers()}
     features = warehouse.warehouse.read("price_features")
     expected = universe & set(forecastable(features)[0]["ticker"]) if len(features) else set()
     missing = sorted(expected - set(forecasts.get("ticker", [])))
@@ -211,8 +213,8 @@ def price_forecasts_intervals_ordered(
     asset=raw_prices,
     description="Fetched tickers reach the last completed session of the exchange.",
 )
-def raw_prices_fresh(raw_store: RawStoreResource) -> dg.AssetCheckResult:
-    store = raw_store.store
+def raw_prices_fresh(operational_store: OperationalStoreResource) -> dg.AssetCheckResult:
+    store = operational_store.store
     fetched = {row["symbol"] for row in store.list_tickers() if row["source"] in FETCHED_SOURCES}
     expected = last_completed_session(exchange=get_settings().exchange)
     stale = stale_tickers({t: d for t, d in store.last_dates().items() if t in fetched}, expected)

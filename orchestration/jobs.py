@@ -8,7 +8,7 @@ from orchestration.assets.ingestion import clean_prices, raw_prices
 from orchestration.assets.models import price_model
 from orchestration.assets.monitoring import feature_drift
 from orchestration.assets.predictions import forecast_accuracy, price_forecasts
-from orchestration.resources import InboxResource, RawStoreResource
+from orchestration.resources import InboxResource, OperationalStoreResource
 from tickerpulse.inbox import process_file
 
 TICKER_TAG = "tickerpulse/ticker"
@@ -21,7 +21,7 @@ ingest_sessions = dg.define_asset_job(
 clean_tickers = dg.define_asset_job(
     "clean_tickers",
     selection=dg.AssetSelection.assets(clean_prices),
-    description="Rebuild the clean prices of the selected tickers from the raw store.",
+    description="Rebuild the clean prices of the selected tickers from the operational store.",
 )
 train_and_forecast = dg.define_asset_job(
     "train_and_forecast",
@@ -40,21 +40,21 @@ class InboxFileConfig(dg.Config):
 
 
 @dg.op(
-    description="Ingest one inbox file into the raw store, then move it to processed/ or rejected/."
+    description="Ingest one inbox file into the operational store, then move it to processed/ or rejected/."
 )
 def ingest_inbox_file(
     context: dg.OpExecutionContext,
     config: InboxFileConfig,
-    raw_store: RawStoreResource,
+    operational_store: OperationalStoreResource,
     inbox: InboxResource,
 ) -> None:
-    report = process_file(raw_store.store, inbox.inbox, config.name)
+    report = process_file(operational_store.store, inbox.inbox, config.name)
     context.log.info(report.describe())
     context.instance.add_run_tags(context.run_id, {TICKER_TAG: report.ticker})
 
 
 @dg.job(
-    description="One CSV file from the inbox into the raw store (launched by the inbox sensor)."
+    description="One CSV file from the inbox into the operational store (launched by the inbox sensor)."
 )
 def ingest_inbox() -> None:
     ingest_inbox_file()

@@ -17,7 +17,7 @@ from tickerpulse.inbox import Inbox, LocalInbox, S3Inbox
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.sources import get_source
 from tickerpulse.sources.base import PriceSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 
@@ -26,12 +26,12 @@ def _settings() -> Settings:
     return get_settings()
 
 
-class RawStoreResource(dg.ConfigurableResource):
+class OperationalStoreResource(dg.ConfigurableResource):
     url: str = ""
 
     @cached_property
-    def store(self) -> RawStore:
-        return RawStore(self.url or _settings().raw_db_url)
+    def store(self) -> OperationalStore:
+        return OperationalStore(self.url or _settings().raw_db_url)
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -72,7 +72,7 @@ class PriceSourcesResource(dg.ConfigurableResource):
 def default_resources() -> dict[str, dg.ConfigurableResource | dg.ResourceDefinition]:
     settings = _settings()
     return {
-        "raw_store": RawStoreResource(),
+        "operational_store": OperationalStoreResource(),
         "warehouse": WarehouseResource(),
         "registry": RegistryResource(),
         # dagster-mlflow's key: its hook reads `context.resources.mlflow`.

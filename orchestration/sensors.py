@@ -1,4 +1,4 @@
-"""The ticker universe follows the raw store: new tickers get a partition and their history."""
+"""The ticker universe follows the operational store: new tickers get a partition and their history."""
 
 import json
 
@@ -14,7 +14,7 @@ from orchestration.jobs import (
     ingest_sessions,
 )
 from orchestration.partitions import TICKERS, tickers, trading_days
-from orchestration.resources import InboxResource, RawStoreResource
+from orchestration.resources import InboxResource, OperationalStoreResource
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.ingestion import FETCHED_SOURCES
 from tickerpulse.stores.check_results import CheckResultStore
@@ -34,12 +34,12 @@ def history_range() -> tuple[str, str]:
     job=ingest_sessions,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Adds tickers of the raw store to the `tickers` partitions and requests their history.",
+    description="Adds tickers of the operational store to the `tickers` partitions and requests their history.",
 )
 def ticker_universe(
-    context: dg.SensorEvaluationContext, raw_store: RawStoreResource
+    context: dg.SensorEvaluationContext, operational_store: OperationalStoreResource
 ) -> dg.SensorResult:
-    rows = raw_store.store.list_tickers()
+    rows = operational_store.store.list_tickers()
     active = {row["symbol"] for row in rows}
     known = set(context.instance.get_dynamic_partitions(TICKERS))
     added, removed = sorted(active - known), sorted(known - active)
@@ -106,7 +106,7 @@ def clean_after_inbox(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.
     description="Copies the latest asset check results to the operational database for /metrics.",
 )
 def check_results_to_store(
-    context: dg.SensorEvaluationContext, raw_store: RawStoreResource
+    context: dg.SensorEvaluationContext, operational_store: OperationalStoreResource
 ) -> dg.SkipReason:
-    recorded = record_check_results(context.instance, CheckResultStore(raw_store.store))
+    recorded = record_check_results(context.instance, CheckResultStore(operational_store.store))
     return dg.SkipReason(f"recorded the latest results of {recorded} checks")

@@ -14,8 +14,8 @@ from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.cache import Cache, MemoryCache, open_cache
 from tickerpulse.stores.events import EventBus, open_bus
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.prediction_requests import PredictionRequestStore
-from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import FOR_REQUESTS, ModelRegistry
 from tickerpulse.stores.training_runs import TrainingRunStore
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
@@ -25,7 +25,7 @@ from tickerpulse.universe import Universe
 @dataclass
 class Services:
     settings: Settings
-    raw_store: RawStore
+    operational_store: OperationalStore
     warehouse: Warehouse
     cache: Cache
     bus: EventBus
@@ -42,7 +42,9 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        raw_store = RawStore(settings.raw_db_url, settings.dependency_timeout_seconds)
+        operational_store = OperationalStore(
+            settings.raw_db_url, settings.dependency_timeout_seconds
+        )
         warehouse = open_warehouse(settings.warehouse_url, settings.dependency_timeout_seconds)
         registry = ModelRegistry(
             settings.mlflow_tracking_uri, settings.mlflow_artifact_uri, lookups=FOR_REQUESTS
@@ -51,22 +53,22 @@ class Services:
         cache = open_cache(settings.cache_url, settings.cache_max_bytes)
         return cls(
             settings,
-            raw_store,
+            operational_store,
             warehouse,
             cache,
             open_bus(settings.events_url),
             registry,
-            ApiKeyStore(raw_store),
+            ApiKeyStore(operational_store),
             Predictor(
                 registry, warehouse, settings.model_name, settings.horizons, settings.exchange
             ),
             MemoryCache(max_bytes=1 << 20),  # verified keys: a few hundred bytes each
             cache if isinstance(cache, MemoryCache) else MemoryCache(settings.cache_max_bytes),
-            TrainingRunStore(raw_store),
+            TrainingRunStore(operational_store),
             celery,
             QueueDepth(celery),
-            PredictionRequestStore(raw_store.engine),
-            Universe(raw_store),
+            PredictionRequestStore(operational_store.engine),
+            Universe(operational_store),
         )
 
 

@@ -18,8 +18,8 @@ from tickerpulse.errors import EventBusUnavailable
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.events import EventBus, open_bus
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.prediction_requests import PredictionRequestStore
-from tickerpulse.stores.raw import RawStore
 from tickerpulse.stores.registry import FOR_REQUESTS, ModelRegistry
 from tickerpulse.stores.warehouse import open_warehouse
 
@@ -67,7 +67,7 @@ def predictor_for(settings: Settings) -> Predictor:
 async def main() -> None:
     settings = get_settings()
     bus = open_bus(settings.events_url)
-    store = PredictionRequestStore(RawStore(settings.raw_db_url).engine)
+    store = PredictionRequestStore(OperationalStore(settings.raw_db_url).engine)
     log.info("answering %s in group %s", REQUESTS_TOPIC, WORKER_GROUP)
     await run_until_stopped(answer_requests(bus, predictor_for(settings), store), bus)
 

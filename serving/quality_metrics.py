@@ -35,7 +35,7 @@ from tickerpulse.forecasting.coverage import TERCILES
 from tickerpulse.forecasting.drift import feature_drift
 from tickerpulse.settings import Settings
 from tickerpulse.stores.check_results import CheckResultStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse
 
@@ -82,13 +82,17 @@ def _gauge(name: str, documentation: str, labels: list[str], rows: Iterable[tupl
 class QualityCollector(Collector):
     def __init__(
         self,
-        raw_store: RawStore,
+        operational_store: OperationalStore,
         warehouse: Warehouse,
         registry: ModelRegistry,
         settings: Settings,
         refresh_seconds: float = REFRESH_SECONDS,
     ) -> None:
-        self.raw_store, self.warehouse, self.registry = raw_store, warehouse, registry
+        self.operational_store, self.warehouse, self.registry = (
+            operational_store,
+            warehouse,
+            registry,
+        )
         self.settings, self.refresh_seconds = settings, refresh_seconds
         self.parts: dict[str, Part] = {
             "forecasts": self._forecast_quality,
@@ -96,7 +100,7 @@ class QualityCollector(Collector):
             "champions": self._champions,
             "drift": self._drift,
             "freshness": self._freshness,
-            "raw_store": self._raw_store,
+            "operational_store": self._operational_store,
             "checks": self._checks,
         }
         self._lock = threading.Lock()
@@ -289,7 +293,7 @@ class QualityCollector(Collector):
         ]
 
     def _freshness(self) -> list[Metric]:
-        active = {row["symbol"] for row in self.raw_store.list_tickers()}
+        active = {row["symbol"] for row in self.operational_store.list_tickers()}
         summary = self._unless_unchanged(
             "summary", ("clean_prices",), lambda: self.warehouse.summary("clean_prices")
         )
@@ -338,13 +342,13 @@ class QualityCollector(Collector):
     def _check_results(self) -> CheckResultStore:
         # Built (its table made if missing) once, at the first refresh: not at start-up, and
         # not again every refresh. A failure is not cached: the next refresh tries again.
-        return CheckResultStore(self.raw_store)
+        return CheckResultStore(self.operational_store)
 
-    def _raw_store(self) -> list[Metric]:
-        ingested, rejected = self.raw_store.ingestion_counts()
+    def _operational_store(self) -> list[Metric]:
+        ingested, rejected = self.operational_store.ingestion_counts()
         # Every registered ticker, so a ticker with nothing ingested (or quarantined) shows 0.
         tickers = sorted(
-            {row["symbol"] for row in self.raw_store.list_tickers(active_only=False)}
+            {row["symbol"] for row in self.operational_store.list_tickers(active_only=False)}
             | set(ingested)
             | set(rejected)
         )
@@ -354,7 +358,7 @@ class QualityCollector(Collector):
         return [
             _gauge(
                 "tickerpulse_raw_price_rows",
-                "Rows ingested into the raw store per ticker",
+                "Rows ingested into the operational store per ticker",
                 ["ticker"],
                 [(ticker, ingested.get(ticker, (0, None))[0]) for ticker in tickers],
             ),
@@ -366,7 +370,7 @@ class QualityCollector(Collector):
             ),
             _gauge(
                 "tickerpulse_raw_prices_last_ingested_timestamp_seconds",
-                "When a ticker's rows were last written to the raw store, as a Unix time",
+                "When a ticker's rows were last written to the operational store, as a Unix time",
                 ["ticker"],
                 last_ingested,
             ),
@@ -385,6 +389,6 @@ def watch_quality(services: Services) -> None:
     replace_collector(
         "quality",
         QualityCollector(
-            services.raw_store, services.warehouse, services.registry, services.settings
+            services.operational_store, services.warehouse, services.registry, services.settings
         ),
     )

@@ -15,7 +15,7 @@ from celery import Task
 from orchestration.requested_training import STALE_AFTER, execute_training_run
 from serving.task_queue import TRAIN_TASK, make_celery
 from tickerpulse.settings import get_settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.training_runs import TrainingRunStore
 
 settings = get_settings()
@@ -27,7 +27,7 @@ MAX_RETRIES = 3
 
 @celery_app.task(bind=True, name=TRAIN_TASK, max_retries=MAX_RETRIES)
 def train(self: Task, run_id: str) -> str:
-    store = TrainingRunStore(RawStore(settings.raw_db_url))
+    store = TrainingRunStore(OperationalStore(settings.raw_db_url))
     try:
         with dg.DagsterInstance.get() as instance:
             outcome = execute_training_run(store, run_id, instance)

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tickerpulse.settings import Settings, get_settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parents[1]
@@ -372,8 +372,8 @@ def store_settings(
 
 
 @pytest.fixture
-def raw_store(store_settings: Settings) -> RawStore:
-    return RawStore(store_settings.raw_db_url)
+def operational_store(store_settings: Settings) -> OperationalStore:
+    return OperationalStore(store_settings.raw_db_url)
 
 
 @pytest.fixture(scope="session")
@@ -389,7 +389,7 @@ def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["TICKERPULSE_DATA_DIR"] = str(data_dir)
     get_settings.cache_clear()
     try:
-        load_demo_universe(RawStore(get_settings().raw_db_url))
+        load_demo_universe(OperationalStore(get_settings().raw_db_url))
         with dg.instance_for_test() as instance:
             results = materialize_everything(instance)
             assert len(results) == 3 and all(r.success for r in results)

@@ -11,11 +11,11 @@ import pandas as pd
 from tickerpulse.quality import validate_prices
 
 if TYPE_CHECKING:
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
     from tickerpulse.stores.warehouse import Warehouse
 
 CLEAN_COLUMNS = ["date", "open", "high", "low", "close", "volume", "adj_factor"]
-# What clean_prices reads of the raw store: the rest (source, stamp) is not cleaned.
+# What clean_prices reads of the operational store: the rest (source, stamp) is not cleaned.
 RAW_FIELDS = ["open", "high", "low", "close", "volume", "adj_close"]
 
 
@@ -57,9 +57,9 @@ def ticker_runs(tickers: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def clean_partitions(
-    store: RawStore, warehouse: Warehouse, symbols: Sequence[str]
+    store: OperationalStore, warehouse: Warehouse, symbols: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """Rebuild each ticker's clean_prices partition from the raw store (the clean_prices
+    """Rebuild each ticker's clean_prices partition from the operational store (the clean_prices
     asset's work); per ticker: rows written and their first and last date.
 
     The universe is read as columns, cleaned in one pass and handed to the warehouse whole:

@@ -13,15 +13,15 @@ from tickerpulse.errors import TickerPulseError
 from tickerpulse.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
 
 app = typer.Typer(help="TickerPulse: daily prices in, honest forecasts out.", no_args_is_help=True)
 
 
-def open_raw_store(settings: Settings) -> RawStore:
-    from tickerpulse.stores.raw import RawStore
+def open_operational_store(settings: Settings) -> OperationalStore:
+    from tickerpulse.stores.operational import OperationalStore
 
-    return RawStore(settings.raw_db_url)
+    return OperationalStore(settings.raw_db_url)
 
 
 @app.command()
@@ -47,7 +47,7 @@ def ingest(
         )
         raise typer.Exit(2)
     settings = get_settings()
-    store = open_raw_store(settings)
+    store = open_operational_store(settings)
     try:
         if csv is not None:
             if not csv.is_file():
@@ -102,7 +102,7 @@ def evaluate(
 
     settings = get_settings()
     try:
-        symbol = known_ticker(open_raw_store(settings), ticker)
+        symbol = known_ticker(open_operational_store(settings), ticker)
         prices = open_warehouse(settings.warehouse_url).read("clean_prices", symbol)
         if prices.empty:
             raise UnknownTicker(
@@ -162,7 +162,7 @@ def evaluate(
 @app.command()
 def tickers() -> None:
     """List the ticker universe with each ticker's source."""
-    for row in open_raw_store(get_settings()).list_tickers():
+    for row in open_operational_store(get_settings()).list_tickers():
         typer.echo(f"{row['symbol']:<10} {row['source']:<10} {row['name']}")
 
 
@@ -182,7 +182,7 @@ def apikey_create(
     from tickerpulse.stores.api_keys import ApiKeyStore
 
     try:
-        key = ApiKeyStore(open_raw_store(get_settings())).create(name, role, rate)
+        key = ApiKeyStore(open_operational_store(get_settings())).create(name, role, rate)
     except ValueError as error:
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
@@ -198,7 +198,7 @@ def apikey_list() -> None:
     """Every key: prefix, name, role, rate, and when it was revoked."""
     from tickerpulse.stores.api_keys import ApiKeyStore
 
-    for row in ApiKeyStore(open_raw_store(get_settings())).list():
+    for row in ApiKeyStore(open_operational_store(get_settings())).list():
         revoked = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "live"
         typer.echo(
             f"{row['prefix']}...  {row['name']:<20} {row['role']:<7} {row['rate_per_minute']:>6}/min  {revoked}"
@@ -213,7 +213,7 @@ def apikey_revoke(
     from tickerpulse.stores.api_keys import ApiKeyStore
 
     try:
-        revoked = ApiKeyStore(open_raw_store(get_settings())).revoke(prefix)
+        revoked = ApiKeyStore(open_operational_store(get_settings())).revoke(prefix)
     except ValueError as error:
         typer.secho(str(error), fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None

@@ -7,7 +7,7 @@ from pathlib import Path
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.ingestion import IngestReport, ingest_csv, ingest_from_source
 from tickerpulse.sources.synthetic import SyntheticSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 DEMO_DIR = Path(__file__).parent / "data" / "demo"
 DEMO_FILES = {"GOOG": DEMO_DIR / "GOOG.csv", "SPX": DEMO_DIR / "SPX.csv"}
@@ -30,7 +30,7 @@ def synthetic_symbols(tickers: int) -> tuple[str, ...]:
 
 
 def load_demo_universe(
-    store: RawStore, years: int = 10, seed: int = 7, tickers: int = DEMO_TICKERS
+    store: OperationalStore, years: int = 10, seed: int = 7, tickers: int = DEMO_TICKERS
 ) -> list[IngestReport]:
     """The shipped files, and `years` of synthetic history up to the last closed session,
     for `tickers` tickers in all (`up --demo-tickers`: the universe at a size users run).

@@ -66,7 +66,7 @@ class UntrustedModel(TickerPulseError):
 
 
 class OperationalDatabaseUnavailable(DependencyUnavailable):
-    """The raw store's SQL database (SQLite or PostgreSQL) was unreachable, or stayed locked
+    """The operational store's SQL database (SQLite or PostgreSQL) was unreachable, or stayed locked
     or busy past its bounded wait: the request may be tried again, it was not wrong."""
 
     dependency = "operational database"

@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from tickerpulse.errors import DependencyUnavailable, TickerPulseError, UnsafeFileName
 from tickerpulse.ingestion import IngestReport, ingest_csv
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.symbols import normalize_ticker
 
 PROCESSED, REJECTED = "processed", "rejected"
-MAX_NAME_LENGTH = 200  # the raw store keeps "csv:<name>" in 200 characters
+MAX_NAME_LENGTH = 200  # the operational store keeps "csv:<name>" in 200 characters
 
 
 def check_file_name(name: str) -> str:
@@ -125,7 +125,7 @@ def ticker_from_filename(name: str) -> str:
     return normalize_ticker(Path(name).stem.split("_")[0])
 
 
-def process_file(store: RawStore, inbox: Inbox, name: str) -> IngestReport:
+def process_file(store: OperationalStore, inbox: Inbox, name: str) -> IngestReport:
     """Ingest one waiting file and file it away; raises after filing it as rejected.
 
     A name that is not a plain file name in the inbox is refused before anything is read

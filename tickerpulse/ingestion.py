@@ -1,4 +1,4 @@
-"""From a source or a file into the raw store: valid rows upserted, bad rows quarantined."""
+"""From a source or a file into the operational store: valid rows upserted, bad rows quarantined."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 from tickerpulse.quality import validate_prices
 from tickerpulse.sources.base import PriceSource
 from tickerpulse.sources.csv_file import CsvSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.symbols import normalize_ticker
 
 
@@ -36,7 +36,9 @@ class IngestReport:
         return text
 
 
-def ingest_frame(store: RawStore, ticker: str, source: str, frame: pd.DataFrame) -> IngestReport:
+def ingest_frame(
+    store: OperationalStore, ticker: str, source: str, frame: pd.DataFrame
+) -> IngestReport:
     result = validate_prices(frame)
     stored = store.upsert_prices(ticker, source, result.valid)
     store.quarantine_rows(ticker, source, result.rejected)
@@ -54,12 +56,12 @@ def ingest_frame(store: RawStore, ticker: str, source: str, frame: pd.DataFrame)
 
 
 def ingest_from_source(
-    store: RawStore, source: PriceSource, ticker: str, start: dt.date, end: dt.date
+    store: OperationalStore, source: PriceSource, ticker: str, start: dt.date, end: dt.date
 ) -> IngestReport:
     return ingest_frame(store, ticker, source.name, source.fetch(ticker, start, end))
 
 
-def ingest_csv(store: RawStore, path: Path, ticker: str) -> IngestReport:
+def ingest_csv(store: OperationalStore, path: Path, ticker: str) -> IngestReport:
     """Add or update a ticker from a CSV file (what `tickerpulse ingest --csv` does).
 
     A file for a ticker that is fetched (a backfill, a correction) adds its rows and leaves
@@ -83,7 +85,7 @@ class RefreshReport:
 
 
 def ingest_window(
-    store: RawStore,
+    store: OperationalStore,
     sources: dict[str, PriceSource],
     start: dt.date,
     end: dt.date,

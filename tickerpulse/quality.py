@@ -45,7 +45,7 @@ def validate_prices(
     With `date_objects=False` the valid dates stay datetime64 (a universe on its way to
     Arrow: 2.5 M date objects cost more than the rest of validating them)."""
     # Rows are addressed by position. A frame already indexed 0..n-1 (a universe read from
-    # the raw store) is used as it is: copying it cost 1.3 s of cleaning 2.5 M rows.
+    # the operational store) is used as it is: copying it cost 1.3 s of cleaning 2.5 M rows.
     if not frame.index.equals(pd.RangeIndex(len(frame))):
         frame = frame.reset_index(drop=True)
     numbered = "row_number" in frame
@@ -95,7 +95,7 @@ def validate_prices(
     for column in ("open", "high", "low", "close", "volume", "adj_close"):
         valid[column] = typed[column][ok]
     # A stable sort, skipped when the rows are in order already (a universe read from the
-    # raw store is, and sorting its tickers' text is the dearest step left).
+    # operational store is, and sorting its tickers' text is the dearest step left).
     if not _in_order(valid, by_ticker):
         valid = valid.sort_values(keys, kind="stable").reset_index(drop=True)
     valid = valid[columns]
@@ -120,7 +120,7 @@ def validate_prices(
 
 def _as_datetimes(values: pd.Series) -> pd.Series:
     """Dates as datetime64 (NaT where unreadable). Dates already typed (a fetched frame, the
-    raw store's read) skip the parser that text from a file needs."""
+    operational store's read) skip the parser that text from a file needs."""
     if values.dtype.kind == "M":
         return values.dt.tz_localize(None) if values.dt.tz is not None else values
     if pd.api.types.infer_dtype(values, skipna=True) == "date":

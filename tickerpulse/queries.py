@@ -11,7 +11,7 @@ import pandas as pd
 from tickerpulse.errors import UnknownTicker
 from tickerpulse.features import FEATURES, RETURN_WINDOWS, VOLATILITY_WINDOWS
 from tickerpulse.forecasting.forecast import forecast_record
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import Warehouse
 from tickerpulse.symbols import normalize_ticker
 
@@ -28,7 +28,7 @@ def unknown_ticker(symbol: str) -> UnknownTicker:
     return UnknownTicker(f"no ticker {symbol!r}: see /v1/tickers for the universe")
 
 
-def known_ticker(store: RawStore, text: str) -> str:
+def known_ticker(store: OperationalStore, text: str) -> str:
     """The normalized symbol of an active ticker; anything else is an unknown ticker."""
     symbol = requested_symbol(text)
     if store.ticker(symbol) is None:
@@ -40,7 +40,7 @@ def _none_if_missing(value: Any) -> Any:
     return None if pd.isna(value) else value
 
 
-def list_tickers(store: RawStore, warehouse: Warehouse) -> list[dict[str, Any]]:
+def list_tickers(store: OperationalStore, warehouse: Warehouse) -> list[dict[str, Any]]:
     coverage = warehouse.summary("clean_prices").set_index("ticker")
     out = []
     for row in store.list_tickers():

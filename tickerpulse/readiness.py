@@ -1,6 +1,6 @@
 """What /readyz reports: each dependency, whether it answers, and whether the API needs it.
 
-The raw store and the warehouse are required (no answers without them). The cache, the
+The operational store and the warehouse are required (no answers without them). The cache, the
 event bus and the registry are not: without them the API answers slower, buffers events, or
 serves the forecasts already in the warehouse and the champions it has loaded. One of them down
 makes the API "degraded": ready, with the reason given.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from tickerpulse.errors import RegistryUnavailable
 from tickerpulse.stores.cache import Cache
 from tickerpulse.stores.events import EventBus
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry, shown_uri
 from tickerpulse.stores.warehouse import Warehouse
 
@@ -34,7 +34,7 @@ def _probe(name: str, required: bool, check: Callable[[], str]) -> dict[str, Any
         }
 
 
-def _raw(store: RawStore) -> str:
+def _raw(store: OperationalStore) -> str:
     with store.engine.connect() as connection:
         connection.execute(sa.text("SELECT 1"))
     return store.engine.dialect.name
@@ -89,7 +89,7 @@ def readiness(dependencies: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def check_dependencies(
-    raw_store: RawStore,
+    operational_store: OperationalStore,
     warehouse: Warehouse,
     cache: Cache,
     bus: EventBus,
@@ -98,7 +98,7 @@ def check_dependencies(
     registry_problem: str | None = None,
 ) -> list[dict[str, Any]]:
     return [
-        _probe("raw_store", True, lambda: _raw(raw_store)),
+        _probe("operational_store", True, lambda: _raw(operational_store)),
         _probe("warehouse", True, lambda: f"{len(warehouse.summary('clean_prices'))} tickers"),
         _probe("cache", False, lambda: _cache(cache)),
         _probe("events", False, lambda: _bus(bus)),

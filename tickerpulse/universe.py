@@ -12,13 +12,13 @@ import threading
 import time
 
 from tickerpulse.queries import requested_symbol, unknown_ticker
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 MISS_REFRESH_SECONDS = 1.0
 
 
 class Universe:
-    def __init__(self, store: RawStore, ttl_seconds: float = 5.0) -> None:
+    def __init__(self, store: OperationalStore, ttl_seconds: float = 5.0) -> None:
         self.store = store
         self.ttl_seconds = ttl_seconds
         self._symbols: frozenset[str] = frozenset()

@@ -410,7 +410,7 @@ def pipelines() -> dict:
                     ),
                     bars(
                         "Hours since the last ingestion",
-                        "When each ticker's rows were last written to the raw store.",
+                        "When each ticker's rows were last written to the operational store.",
                         "h",
                         query(
                             "(time() - max by (ticker) (tickerpulse_raw_prices_last_ingested_timestamp_seconds)) / 3600",
@@ -426,7 +426,7 @@ def pipelines() -> dict:
                 [
                     graph(
                         "Rows ingested",
-                        "Rows in the raw store, all tickers, and the cleaned rows derived from them.",
+                        "Rows in the operational store, all tickers, and the cleaned rows derived from them.",
                         "short",
                         query("sum(max by (ticker) (tickerpulse_raw_price_rows))", "raw"),
                         query("sum(max by (ticker) (tickerpulse_clean_price_rows))", "clean"),

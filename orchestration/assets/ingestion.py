@@ -1,4 +1,4 @@
-"""raw_prices (by trading day, SQL raw store) and clean_prices (by ticker, warehouse)."""
+"""raw_prices (by trading day, SQL operational store) and clean_prices (by ticker, warehouse)."""
 
 import datetime as dt
 
@@ -8,7 +8,11 @@ import pandas as pd
 from orchestration.automation import on_upstream_update
 from orchestration.metadata import markdown_table
 from orchestration.partitions import tickers, trading_days
-from orchestration.resources import PriceSourcesResource, RawStoreResource, WarehouseResource
+from orchestration.resources import (
+    OperationalStoreResource,
+    PriceSourcesResource,
+    WarehouseResource,
+)
 from tickerpulse.calendar import last_completed_session
 from tickerpulse.cleaning import clean_partitions
 from tickerpulse.ingestion import ingest_window
@@ -32,7 +36,7 @@ TICKERS_TAG = "tickerpulse/tickers"
 )
 def raw_prices(
     context: dg.AssetExecutionContext,
-    raw_store: RawStoreResource,
+    operational_store: OperationalStoreResource,
     price_sources: PriceSourcesResource,
 ) -> dg.MaterializeResult:
     keys = context.partition_keys
@@ -40,7 +44,7 @@ def raw_prices(
     end = min(dt.date.fromisoformat(keys[-1]), last_completed_session())
     only_tag = context.run.tags.get(TICKERS_TAG)
     only = set(only_tag.split(",")) if only_tag else None
-    store = raw_store.store
+    store = operational_store.store
     refresh = ingest_window(store, price_sources.sources(), start, end, only)
     for ticker, failure in refresh.failures.items():
         context.log.warning(f"{ticker} not fetched: {failure}")
@@ -86,12 +90,14 @@ def raw_prices(
     description="Validated, split/dividend-adjusted daily bars; one partition (and warehouse file) per ticker.",
 )
 def clean_prices(
-    context: dg.AssetExecutionContext, raw_store: RawStoreResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    operational_store: OperationalStoreResource,
+    warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
     # Every key checked before any file is written: a bad key added by hand fails the run
     # whole, instead of after the tickers before it.
     symbols = [require_symbol(key) for key in context.partition_keys]
-    table = pd.DataFrame(clean_partitions(raw_store.store, warehouse.warehouse, symbols))
+    table = pd.DataFrame(clean_partitions(operational_store.store, warehouse.warehouse, symbols))
     return dg.MaterializeResult(
         metadata={
             "tickers": len(table),

@@ -19,7 +19,7 @@ from dagster_mlflow.resources import MlFlow
 from orchestration.assets.features import price_features
 from orchestration.automation import weekly_retrain
 from orchestration.metadata import markdown_table
-from orchestration.resources import RawStoreResource, RegistryResource, WarehouseResource
+from orchestration.resources import OperationalStoreResource, RegistryResource, WarehouseResource
 from orchestration.tracking import MLFLOW_RUN_URL_TAG
 from tickerpulse.errors import AliasMoved, LeaseHeld, LeaseLost, RegistryUnavailable
 from tickerpulse.forecasting.report import conditional_coverage
@@ -57,7 +57,7 @@ def price_model(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     registry: RegistryResource,
-    raw_store: RawStoreResource,
+    operational_store: OperationalStoreResource,
     mlflow: dg.ResourceParam[MlFlow],
 ) -> dg.MaterializeResult:
     settings = get_settings()
@@ -71,7 +71,7 @@ def price_model(
         run_tags["mlflow.parentRunId"] = training_run_id
     try:
         lease = HeldLease.take(
-            LeaseStore(raw_store.store),
+            LeaseStore(operational_store.store),
             training_lease(registry.base_name),
             f"{dagster_owner(context.run_id)}({socket.gethostname()} pid {os.getpid()})",
             TRAINING_LEASE_TTL,
@@ -83,7 +83,14 @@ def price_model(
         ) from error
     with lease:
         metadata = _train_every_horizon(
-            context, warehouse, registry, raw_store, tracking, training_run_id, run_tags, lease
+            context,
+            warehouse,
+            registry,
+            operational_store,
+            tracking,
+            training_run_id,
+            run_tags,
+            lease,
         )
     dagster_run = context.instance.get_run_by_id(context.run_id)
     if dagster_run is not None and MLFLOW_RUN_URL_TAG in dagster_run.tags:
@@ -97,7 +104,7 @@ def _train_every_horizon(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     registry: RegistryResource,
-    raw_store: RawStoreResource,
+    operational_store: OperationalStoreResource,
     tracking: Any,
     training_run_id: str,
     run_tags: dict[str, str],
@@ -115,7 +122,7 @@ def _train_every_horizon(
                 base_name=registry.base_name,
                 folds=settings.walk_forward_folds,
                 registry=registry.registry,
-                raw_store=raw_store.store,
+                operational_store=operational_store.store,
                 train_dates=settings.training_window_dates,
                 run_tags=run_tags,
                 significance=settings.promotion_significance,

@@ -26,7 +26,7 @@ def healthz() -> dict:
 async def readyz(services: ServicesDep) -> JSONResponse:
     dependencies = await asyncio.to_thread(
         check_dependencies,
-        services.raw_store,
+        services.operational_store,
         services.warehouse,
         services.cache,
         services.bus,

@@ -54,7 +54,7 @@ def get_models(services: ServicesDep) -> list[dict]:
                 "horizon": horizon,
                 "champion": _version(champion(registry, base_name, horizon)),
                 "challenger": _version(challenger(registry, base_name, horizon)),
-                "history": services.raw_store.alias_history(name),
+                "history": services.operational_store.alias_history(name),
             }
         )
     return scopes

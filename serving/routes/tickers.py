@@ -49,7 +49,7 @@ def get_tickers(
         ),
     ] = None,
 ) -> list[dict]:
-    rows = list_tickers(services.raw_store, services.warehouse)
+    rows = list_tickers(services.operational_store, services.warehouse)
     if q:
         needle = q.strip().upper()
         rows = [r for r in rows if r["symbol"].startswith(needle) or needle in r["name"].upper()]
@@ -73,12 +73,14 @@ def get_tickers(
 )
 def add_ticker(body: TickerCreate, services: ServicesDep, response: Response, _: AdminKey) -> dict:
     symbol = normalize_ticker(body.symbol)
-    created = services.raw_store.add_ticker(symbol, body.source, body.name)
+    created = services.operational_store.add_ticker(symbol, body.source, body.name)
     services.universe.forget()
     if not created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/prices/{symbol}"
-    listed = {row["symbol"]: row for row in list_tickers(services.raw_store, services.warehouse)}
+    listed = {
+        row["symbol"]: row for row in list_tickers(services.operational_store, services.warehouse)
+    }
     return listed[symbol]
 
 
@@ -89,6 +91,6 @@ def add_ticker(body: TickerCreate, services: ServicesDep, response: Response, _:
 )
 def deactivate_ticker(ticker: str, services: ServicesDep, _: AdminKey) -> Response:
     symbol = services.universe.require(ticker)
-    services.raw_store.deactivate_ticker(symbol)
+    services.operational_store.deactivate_ticker(symbol)
     services.universe.forget()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import ROOT, service_script
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 ARTIFACTS = ROOT / "var" / "artifacts" / "web"
 
@@ -86,7 +86,7 @@ def live_api(
     }
     monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(data_dir))
     get_settings.cache_clear()
-    keys = ApiKeyStore(RawStore(Settings().raw_db_url))  # type: ignore[call-arg]
+    keys = ApiKeyStore(OperationalStore(Settings().raw_db_url))  # type: ignore[call-arg]
     admin_key, client_key = keys.create("web-admin", role="admin"), keys.create("web-client")
 
     celery = [str(ROOT / "scripts" / "celery.sh")]

@@ -26,7 +26,7 @@ from serving.app import create_app
 from tests.conftest import ROOT
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 if TYPE_CHECKING:
@@ -87,8 +87,8 @@ def prepared_settings(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> S
     return get_settings()
 
 
-def seeded(settings: Settings, warehouse: bool = True) -> tuple[RawStore, dict[str, str]]:
-    store = RawStore(settings.raw_db_url)
+def seeded(settings: Settings, warehouse: bool = True) -> tuple[OperationalStore, dict[str, str]]:
+    store = OperationalStore(settings.raw_db_url)
     store.add_ticker("ACME", "synthetic", "Acme Corp")
     if warehouse:
         warehouse = open_warehouse(settings.warehouse_url)
@@ -103,7 +103,7 @@ def in_process(
 ) -> Iterator[Platform]:
     store, admin = seeded(settings)
     with TestClient(create_app(settings)) as client:
-        api_engine = client.app.state.services.raw_store.engine  # type: ignore[attr-defined]
+        api_engine = client.app.state.services.operational_store.engine  # type: ignore[attr-defined]
         yield Platform(settings, client, admin, store.engine, services or {}, api_engine)
     store.engine.dispose()
 

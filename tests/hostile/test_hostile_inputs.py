@@ -32,7 +32,7 @@ from tests.conftest import closed_with
 from tests.hostile.platforms import Platform
 from tickerpulse.errors import TickerPulseError
 from tickerpulse.inbox import LocalInbox, process_file
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 STREAM = "/v1/stream?channels=predictions:ACME"
 
@@ -57,7 +57,7 @@ def inbox(platform: Platform) -> LocalInbox:
 
 
 def processed(platform: Platform, name: str) -> str:
-    store = RawStore(platform.settings.raw_db_url)
+    store = OperationalStore(platform.settings.raw_db_url)
     try:
         return refused(lambda: process_file(store, inbox(platform), name))
     finally:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from orchestration.definitions import defs
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_runs_events_and_checks_are_stored_in_postgres(
     postgres_database: str, settings: Settings
 ) -> None:
-    RawStore(settings.raw_db_url).add_ticker("AAA", "synthetic")
+    OperationalStore(settings.raw_db_url).add_ticker("AAA", "synthetic")
     url = postgres_database.replace("postgresql://", "postgresql+psycopg2://")
     overrides = {"storage": {"postgres": {"postgres_url": url}}}
     job = defs.resolve_job_def("ingest_sessions")

@@ -30,7 +30,7 @@ from tickerpulse.forecasting.models import model_inputs
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,11 +40,11 @@ def test_a_model_travels_through_the_server_and_its_artifacts_land_in_s3(
     mlflow_server: str, s3_endpoint: str, postgres_database: str
 ) -> None:
     registry = ModelRegistry(mlflow_server, artifact_uri="")
-    store = RawStore(postgres_database)
+    store = OperationalStore(postgres_database)
     features = compute_features(synthetic_panel(("AAA", "BBB"), years=4))
     name = f"server-test-{uuid.uuid4().hex[:8]}"  # the server's registry outlives test runs
     outcome = train_horizon(
-        features, 1, base_name=name, folds=4, registry=registry, raw_store=store
+        features, 1, base_name=name, folds=4, registry=registry, operational_store=store
     )
     # Seeded random walks: the random walk serves. Either the nested selection chose it and
     # it was promoted as trained, or the gate declined the selection (no significant edge) and
@@ -79,7 +79,7 @@ def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
     # A server of its own: the test stops it, while other tests use the session's.
     mlflow_server = private_mlflow.address
     registry = ModelRegistry(mlflow_server, artifact_uri="")
-    store = RawStore(postgres_database)
+    store = OperationalStore(postgres_database)
     base = f"outage-{uuid.uuid4().hex[:8]}"
     started = time.monotonic()
     champion = train_h1(registry, store, base).champion
@@ -115,7 +115,7 @@ def test_an_mlflow_outage_mid_run_stops_training_and_the_api_keeps_its_champion(
                     base_name=base,
                     folds=3,
                     registry=registry,
-                    raw_store=store,
+                    operational_store=store,
                     candidates={
                         "naive": QUICK_CANDIDATES["naive"],
                         "ridge": ridge_until_the_server_stops,
@@ -165,7 +165,7 @@ def test_with_basic_auth_only_the_platform_moves_the_champion(
     base = f"auth-{uuid.uuid4().hex[:8]}"
     # The platform's registry signs in through its URI, trains and moves aliases as ever.
     champion = train_h1(
-        ModelRegistry(signed_in, artifact_uri=""), RawStore(postgres_database), base
+        ModelRegistry(signed_in, artifact_uri=""), OperationalStore(postgres_database), base
     )
     champion_version = champion.champion.version  # type: ignore[union-attr]
     name = f"{base}-h1"

@@ -26,7 +26,7 @@ from tests.integration.test_serving_services import consume_ids
 from tickerpulse.answering import REQUESTS_TOPIC, WORKER_GROUP
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 TICKERS = ["ACME", "GLOBEX", "GOOG", "INITECH", "SPX"]
@@ -67,7 +67,7 @@ def workers(
 
 @pytest.fixture
 def platform_copy(materialized_platform: Path, tmp_path: Path) -> Path:
-    """A copy of the demo platform for a test whose processes write to its raw store."""
+    """A copy of the demo platform for a test whose processes write to its operational store."""
     copy = tmp_path / "var"
     shutil.copytree(materialized_platform, copy)
     return copy
@@ -96,7 +96,7 @@ def request_answered(settings: Settings, key_name: str, tickers: list[str]) -> d
     """POST a prediction request through the API on Kafka and poll it until done (or 120 s);
     its last status."""
     settings = settings.model_copy(update={"prediction_worker_in_api": None})
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create(key_name)
+    key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create(key_name)
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
         accepted = client.post("/v1/prediction-requests", json={"tickers": tickers})
         assert accepted.status_code == 202

@@ -47,7 +47,7 @@ from tests.conftest import (
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import KafkaBus
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -173,7 +173,7 @@ def relay(platform_settings: Settings, broker: str, tmp_path: Path) -> Iterator[
 def api(platform_settings: Settings, broker: str) -> Iterator[TestClient]:
     settings = platform_settings.model_copy(update={"events_url": f"kafka://{broker}"})
     assert not settings.runs_realtime_in_api  # on Kafka the relay is the other process
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("relay-test")
+    key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create("relay-test")
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as client:
         yield client
 

@@ -18,7 +18,7 @@ from serving.app import create_app
 from tests.conftest import PrivateService, metric
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -28,7 +28,7 @@ def api_on(settings: Settings, cache_url: str, bootstrap: str) -> Iterator[TestC
     settings = settings.model_copy(
         update={"cache_url": cache_url, "events_url": f"kafka://{bootstrap}"}
     )
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("services-test")
+    key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create("services-test")
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as test_client:
         yield test_client
 

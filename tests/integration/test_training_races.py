@@ -23,7 +23,7 @@ from tests.unit.test_registry_outage import PANEL, QUICK_CANDIDATES
 from tickerpulse.errors import AliasMoved
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.stores.leases import LeaseStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,7 +35,7 @@ from pathlib import Path
 import dagster as dg
 from orchestration.definitions import defs
 from tickerpulse.settings import get_settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 door, go = sys.argv[1], Path(sys.argv[2])
 settings = get_settings()
@@ -47,7 +47,7 @@ with dg.instance_for_test() as instance:
         from orchestration.requested_training import execute_training_run
         from tickerpulse.stores.training_runs import TrainingRunStore
 
-        store = TrainingRunStore(RawStore(settings.raw_db_url))
+        store = TrainingRunStore(OperationalStore(settings.raw_db_url))
         run, _ = store.submit(settings.model_name, "the API")
         outcome = execute_training_run(store, run.id, instance)
         finished = store.require(run.id)
@@ -124,7 +124,7 @@ def test_two_trainings_started_together_one_trains_and_the_other_is_refused(
     assert versions
     runs = {client.get_run(v.run_id).data.tags.get("dagster_run_id") for v in versions}
     assert runs <= {trained[0]["run_id"], None}  # None: the random walk's fallback version
-    store = RawStore(door_env["RAW_DB_URL"])
+    store = OperationalStore(door_env["RAW_DB_URL"])
     history = store.alias_history(f"{model}-h1")
     assert [h["to_alias"] for h in history].count("challenger") == 1
     assert LeaseStore(store).holder(f"training/{model}") is None
@@ -143,7 +143,7 @@ def test_the_champion_moves_only_if_it_is_still_the_one_the_gate_compared_agains
     mlflow_server: str, postgres_database: str
 ) -> None:
     registry = MovesTheChampionMeanwhile(mlflow_server, artifact_uri="")
-    store = RawStore(postgres_database)
+    store = OperationalStore(postgres_database)
     base = f"cas-{uuid.uuid4().hex[:8]}"
     with pytest.raises(AliasMoved, match=r"champion points at v1, not at no version"):
         train_horizon(
@@ -152,7 +152,7 @@ def test_the_champion_moves_only_if_it_is_still_the_one_the_gate_compared_agains
             base_name=base,
             folds=3,
             registry=registry,
-            raw_store=store,
+            operational_store=store,
             candidates=QUICK_CANDIDATES,
         )
     # The other writer's move stands, and no champion change was recorded as made.

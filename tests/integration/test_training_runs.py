@@ -19,7 +19,7 @@ from serving.app import create_app
 from tests.conftest import ROOT
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
@@ -79,7 +79,7 @@ def client(worker_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Itera
     for name in ("TICKERPULSE_DATA_DIR", "CELERY_BROKER_URL", "CELERY_VISIBILITY_TIMEOUT_SECONDS"):
         monkeypatch.setenv(name, worker_env[name])
     settings = Settings()  # type: ignore[call-arg]
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("trainer", role="admin")
+    key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create("trainer", role="admin")
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as test_client:
         yield test_client
 

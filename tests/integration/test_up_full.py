@@ -76,7 +76,7 @@ def test_make_up_full_runs_every_feature_on_the_real_services(
 
         # Every store is the full-mode one.
         ready = {d["name"]: d for d in get_json(f"{api}/readyz")["dependencies"]}
-        assert ready["raw_store"]["detail"] == "postgresql"
+        assert ready["operational_store"]["detail"] == "postgresql"
         assert ready["cache"]["detail"] == "RedisCache"
         assert ready["events"]["detail"].startswith("KafkaBus")
         assert ready["registry"]["detail"].startswith("http://127.0.0.1:")

@@ -11,7 +11,7 @@ from serving.app import create_app
 from serving.body_limit import BodySizeLimit
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 PROBLEM = "application/problem+json"
 TICKERS = [f"T{n:02d}" for n in range(30)]
@@ -23,7 +23,7 @@ def limits_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
     monkeypatch.setenv("HORIZONS", "[1, 2, 3, 4, 5]")
     get_settings.cache_clear()
     settings = get_settings()
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     for symbol in TICKERS:
         store.add_ticker(symbol, source="synthetic")
     return settings
@@ -31,7 +31,9 @@ def limits_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Sett
 
 @pytest.fixture
 def key(limits_settings: Settings) -> str:
-    return ApiKeyStore(RawStore(limits_settings.raw_db_url)).create("batch", rate_per_minute=BUDGET)
+    return ApiKeyStore(OperationalStore(limits_settings.raw_db_url)).create(
+        "batch", rate_per_minute=BUDGET
+    )
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ def test_a_body_within_the_limit_goes_through(client: TestClient, key: str) -> N
 def test_strings_in_bodies_are_bounded(
     client: TestClient, limits_settings: Settings, path: str, body: dict
 ) -> None:
-    admin = ApiKeyStore(RawStore(limits_settings.raw_db_url)).create("ops", role="admin")
+    admin = ApiKeyStore(OperationalStore(limits_settings.raw_db_url)).create("ops", role="admin")
     response = client.post(path, json=body, headers={"X-API-Key": admin})
     assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
     assert "at most" in response.json()["detail"] and "characters" in response.json()["detail"]

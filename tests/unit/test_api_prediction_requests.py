@@ -9,14 +9,14 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def client(platform_settings: Settings) -> Iterator[TestClient]:
-    key = ApiKeyStore(RawStore(platform_settings.raw_db_url)).create("batch-test")
+    key = ApiKeyStore(OperationalStore(platform_settings.raw_db_url)).create("batch-test")
     with TestClient(create_app(platform_settings), headers={"X-API-Key": key}) as test_client:
         yield test_client
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def client(platform_settings: Settings) -> Iterator[TestClient]:
-    key = ApiKeyStore(RawStore(platform_settings.raw_db_url)).create("predict-test")
+    key = ApiKeyStore(OperationalStore(platform_settings.raw_db_url)).create("predict-test")
     with TestClient(create_app(platform_settings), headers={"X-API-Key": key}) as test_client:
         yield test_client
 
@@ -118,9 +118,9 @@ def test_readyz_reports_each_dependency(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     states = {d["name"]: d for d in response.json()["dependencies"]}
-    assert set(states) == {"raw_store", "warehouse", "cache", "events", "registry"}
+    assert set(states) == {"operational_store", "warehouse", "cache", "events", "registry"}
     assert all(d["ok"] for d in states.values())
-    assert states["raw_store"]["required"] and not states["cache"]["required"]
+    assert states["operational_store"]["required"] and not states["cache"]["required"]
 
 
 def test_a_prediction_is_computed_once_per_champion_and_features_version(

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from serving.app import create_app
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def api_app(
     platform: Settings = get_settings()
     app = create_app(platform)
     # Generous budget: the generator sends hundreds of requests with one key.
-    app.admin_key = ApiKeyStore(RawStore(platform.raw_db_url)).create(  # type: ignore[attr-defined]
+    app.admin_key = ApiKeyStore(OperationalStore(platform.raw_db_url)).create(  # type: ignore[attr-defined]
         "schemathesis", role="admin", rate_per_minute=100_000
     )
     with TestClient(app):  # runs the lifespan: the services stay on app.state for every call

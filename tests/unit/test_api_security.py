@@ -5,13 +5,13 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 NEW_TICKER = {"symbol": "MSFT", "source": "stooq"}
 
 
 def keys(settings: Settings) -> ApiKeyStore:
-    return ApiKeyStore(RawStore(settings.raw_db_url))
+    return ApiKeyStore(OperationalStore(settings.raw_db_url))
 
 
 def test_write_endpoints_need_a_key_and_the_right_role(settings: Settings) -> None:

@@ -6,14 +6,14 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 UNIVERSE = [f"T{number:03d}" for number in range(250)]
 NEXT = re.compile(r'^<(/v1/tickers\?[^>]+)>; rel="next"$')
 
 
 def universe(settings: Settings, symbols: list[str]) -> None:
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     for symbol in symbols:
         store.add_ticker(symbol, source="synthetic", name=f"Company {symbol}")
 

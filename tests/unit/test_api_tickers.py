@@ -3,16 +3,16 @@
 import dagster as dg
 from fastapi.testclient import TestClient
 
-from orchestration.resources import RawStoreResource
+from orchestration.resources import OperationalStoreResource
 from orchestration.sensors import ticker_universe
 from serving.app import create_app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 
 def admin_headers(settings: Settings) -> dict[str, str]:
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("test-admin", role="admin")
+    key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create("test-admin", role="admin")
     return {"X-API-Key": key}
 
 
@@ -39,7 +39,7 @@ def test_a_ticker_posted_to_the_api_gets_a_partition_and_its_history(
 
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(
-            instance=instance, resources={"raw_store": RawStoreResource()}
+            instance=instance, resources={"operational_store": OperationalStoreResource()}
         )
         result = ticker_universe(context)
         [added] = result.dynamic_partitions_requests or []

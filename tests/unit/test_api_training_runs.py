@@ -6,13 +6,15 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 PROBLEM = "application/problem+json"
 
 
 def admin_headers(settings: Settings) -> dict[str, str]:
-    return {"X-API-Key": ApiKeyStore(RawStore(settings.raw_db_url)).create("ops", role="admin")}
+    return {
+        "X-API-Key": ApiKeyStore(OperationalStore(settings.raw_db_url)).create("ops", role="admin")
+    }
 
 
 def queue_depth(client: TestClient) -> float:
@@ -42,7 +44,7 @@ def test_a_run_is_queued_once_per_scope_and_can_be_polled(settings: Settings) ->
 
 
 def test_training_needs_an_admin_key(settings: Settings) -> None:
-    client_key = ApiKeyStore(RawStore(settings.raw_db_url)).create("app")
+    client_key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create("app")
     with TestClient(create_app(settings)) as client:
         assert client.post("/v1/training-runs", json={}).status_code == 401
         refused = client.post("/v1/training-runs", json={}, headers={"X-API-Key": client_key})

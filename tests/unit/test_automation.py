@@ -7,11 +7,11 @@ import pytest
 
 from orchestration.definitions import defs
 from orchestration.partitions import TICKERS, trading_day_partitions
-from orchestration.resources import RawStoreResource
+from orchestration.resources import OperationalStoreResource
 from orchestration.schedules import after_the_close
 from orchestration.sensors import RANGE_END, RANGE_START, ticker_universe
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 NEW_YORK = dt.timezone(dt.timedelta(hours=-5))
 
@@ -60,13 +60,13 @@ def test_the_schedule_ingests_the_session_that_just_closed() -> None:
 def test_the_universe_sensor_adds_new_tickers_and_requests_their_history(
     settings: Settings,
 ) -> None:
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     store.add_ticker("NEWCO", "synthetic")
     store.add_ticker("FILED", "csv")
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(TICKERS, ["GONE"])
         context = dg.build_sensor_context(
-            instance=instance, resources={"raw_store": RawStoreResource()}
+            instance=instance, resources={"operational_store": OperationalStoreResource()}
         )
         result = ticker_universe(context)
         assert isinstance(result, dg.SensorResult)
@@ -86,7 +86,7 @@ def test_the_universe_sensor_adds_new_tickers_and_requests_their_history(
 
 @pytest.mark.slow
 def test_a_new_session_carries_itself_to_clean_prices(settings: Settings) -> None:
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     for symbol in ("AAA", "BBB"):
         store.add_ticker(symbol, "synthetic")
     with dg.instance_for_test() as instance:

@@ -10,7 +10,7 @@ from tests.conftest import synthetic_panel
 from tickerpulse.features import compute_features
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.cache import MemoryCache
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 MAX_BYTES = 1 << 20  # 1 MiB: a few hundred feature rows of JSON fill it
@@ -54,7 +54,7 @@ def features_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Se
     monkeypatch.setenv("CACHE_MAX_BYTES", str(MAX_BYTES))
     get_settings.cache_clear()
     settings = get_settings()
-    RawStore(settings.raw_db_url).add_ticker("ACME", source="synthetic")
+    OperationalStore(settings.raw_db_url).add_ticker("ACME", source="synthetic")
     features = compute_features(synthetic_panel(("ACME",), years=3)).drop(columns="ticker")
     open_warehouse(settings.warehouse_url).write_partition("price_features", "ACME", features)
     return settings

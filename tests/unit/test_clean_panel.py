@@ -8,7 +8,7 @@ import pandas as pd
 
 from tests.conftest import synthetic_panel
 from tickerpulse.cleaning import clean_panel, clean_partitions, clean_ticker_prices
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import ParquetWarehouse
 
 
@@ -43,7 +43,7 @@ def test_one_pass_over_the_universe_equals_one_ticker_at_a_time() -> None:
 
 
 def test_each_partition_is_written_from_the_universe(tmp_path: Path) -> None:
-    store = RawStore(f"sqlite:///{tmp_path}/raw.db")
+    store = OperationalStore(f"sqlite:///{tmp_path}/raw.db")
     raw = universe()
     for ticker, rows in raw.groupby("ticker"):
         store.upsert_prices(str(ticker), "test", rows[rows["volume"] >= 0].drop_duplicates("date"))

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from launcher.cli import app
 from tests.conftest import FIXTURES, ROOT
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 runner = CliRunner()
 
@@ -24,7 +24,7 @@ def test_ingest_a_csv_reports_stored_and_rejected_rows_with_reasons(
     assert "DIRTY: 11 rows read, 4 stored, 7 rejected (2024-01-02 .. 2024-01-10)" in result.output
     assert "rejected 1: negative volume" in result.output
     assert "rejected 1: expected 8 fields, found 4" in result.output
-    store = RawStore(store_settings.raw_db_url)
+    store = OperationalStore(store_settings.raw_db_url)
     assert len(store.read_prices(["DIRTY"])) == 4
     assert len(store.quarantined("DIRTY")) == 7
     assert store.ticker("DIRTY")["source"] == "csv"  # type: ignore[index]
@@ -38,7 +38,7 @@ def test_ingesting_the_same_file_again_updates_rather_than_duplicates(
     for _ in range(2):
         result = runner.invoke(app, ["ingest", "--csv", str(path), "--ticker", "GOOG"])
         assert "2148 stored, 0 rejected" in result.output
-    assert RawStore(store_settings.raw_db_url).count_prices() == 2148
+    assert OperationalStore(store_settings.raw_db_url).count_prices() == 2148
 
 
 def test_a_file_without_required_columns_is_refused_with_the_expected_header(
@@ -49,7 +49,9 @@ def test_a_file_without_required_columns_is_refused_with_the_expected_header(
     result = runner.invoke(app, ["ingest", "--csv", str(path), "--ticker", "BAD"])
     assert result.exit_code == 1
     assert "lacks column(s) date, open, high, low, close, volume" in result.output
-    assert RawStore(store_settings.raw_db_url).ticker("BAD") is None  # nothing half-registered
+    assert (
+        OperationalStore(store_settings.raw_db_url).ticker("BAD") is None
+    )  # nothing half-registered
 
 
 def test_bad_arguments_are_refused_clearly(store_settings: Settings, tmp_path: Path) -> None:

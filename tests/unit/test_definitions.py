@@ -10,7 +10,7 @@ from tickerpulse.calendar import last_completed_session
 from tickerpulse.ingestion import ingest_from_source
 from tickerpulse.settings import Settings
 from tickerpulse.sources.synthetic import SyntheticSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 ASSETS = ["raw_prices", "clean_prices", "price_features", "price_model", "price_forecasts"]
@@ -34,7 +34,7 @@ def test_the_code_location_loads_with_every_asset_checked() -> None:
         assert defs.resolve_job_def(job) is not None
 
 
-def add_synthetic(store: RawStore, *symbols: str, years: int = 4) -> None:
+def add_synthetic(store: OperationalStore, *symbols: str, years: int = 4) -> None:
     """Tickers with history, as `tickerpulse ingest --source synthetic` leaves them."""
     end = last_completed_session()
     for symbol in symbols:
@@ -79,7 +79,7 @@ def test_the_demo_pipeline_passes_every_check(
     forecasts = warehouse.read("price_forecasts")
     assert set(forecasts["ticker"]) == {"ACME", "GLOBEX", "GOOG", "INITECH", "SPX"}
     assert sorted(forecasts["horizon"].unique()) == [1, 5]
-    store = RawStore(platform_settings.raw_db_url)
+    store = OperationalStore(platform_settings.raw_db_url)
     history = store.alias_history()
     assert {h["model_name"] for h in history if h["to_alias"] == "champion"} == {
         "tickerpulse-price-h1",
@@ -91,7 +91,7 @@ def test_the_demo_pipeline_passes_every_check(
 def test_materializing_twice_leaves_identical_rows(
     store_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = RawStore(store_settings.raw_db_url)
+    store = OperationalStore(store_settings.raw_db_url)
     add_synthetic(store, "AAA", "BBB")
     warehouse = open_warehouse(store_settings.warehouse_url)
 
@@ -114,7 +114,7 @@ def test_materializing_twice_leaves_identical_rows(
 
 @pytest.mark.slow
 def test_a_failed_blocking_check_stops_everything_downstream(store_settings: Settings) -> None:
-    store = RawStore(store_settings.raw_db_url)
+    store = OperationalStore(store_settings.raw_db_url)
     add_synthetic(store, "AAA", years=1)
     store.add_ticker("EMPTY", "csv")  # registered, but no file ever delivered rows
     results = run_everything()
@@ -135,7 +135,7 @@ def test_a_ticker_too_new_to_forecast_is_reported_not_blocking(store_settings: S
     it gets no forecast yet, and that must not fail every retrain from then on."""
     import datetime as dt
 
-    store = RawStore(store_settings.raw_db_url)
+    store = OperationalStore(store_settings.raw_db_url)
     add_synthetic(store, "AAA", years=4)
     end = last_completed_session()
     ingest_from_source(store, SyntheticSource(), "NEWCO", end - dt.timedelta(days=10), end)
@@ -163,7 +163,7 @@ def test_every_asset_to_a_served_forecast_on_each_deployment(store_settings: Set
 
     from serving.app import create_app
 
-    add_synthetic(RawStore(store_settings.raw_db_url), "AAA", "BBB", years=10)
+    add_synthetic(OperationalStore(store_settings.raw_db_url), "AAA", "BBB", years=10)
     results = run_everything()
     assert len(results) == 3 and all(r.success for r in results)
     assert failed_checks(results) == []

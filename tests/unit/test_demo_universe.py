@@ -6,21 +6,23 @@ from typer.testing import CliRunner
 from launcher.cli import app
 from tickerpulse.demo import MAX_DEMO_TICKERS, load_demo_universe, synthetic_symbols
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 
-def test_a_larger_demo_universe_adds_synthetic_tickers_of_their_own(raw_store: RawStore) -> None:
-    reports = load_demo_universe(raw_store, years=1, tickers=8)
-    symbols = [row["symbol"] for row in raw_store.list_tickers()]
+def test_a_larger_demo_universe_adds_synthetic_tickers_of_their_own(
+    operational_store: OperationalStore,
+) -> None:
+    reports = load_demo_universe(operational_store, years=1, tickers=8)
+    symbols = [row["symbol"] for row in operational_store.list_tickers()]
     assert sorted(symbols) == sorted(
         ["GOOG", "SPX", "ACME", "GLOBEX", "INITECH", "SYN0001", "SYN0002", "SYN0003"]
     )
-    assert raw_store.ticker("SYN0003")["source"] == "synthetic"  # type: ignore[index]
+    assert operational_store.ticker("SYN0003")["source"] == "synthetic"  # type: ignore[index]
     by_ticker = {r.ticker: r for r in reports}
     # A year of sessions each (NYSE: about 250), nothing rejected.
     assert all(245 <= by_ticker[s].stored <= 253 for s in ("SYN0001", "SYN0002", "SYN0003"))
     assert all(r.rejected == 0 for r in reports)
-    prices = raw_store.read_prices(["SYN0001", "SYN0002"])
+    prices = operational_store.read_prices(["SYN0001", "SYN0002"])
     closes = prices.pivot(index="date", columns="ticker", values="close")
     assert (closes["SYN0001"] != closes["SYN0002"]).all()  # series of their own, not copies
 
@@ -64,5 +66,5 @@ def test_up_loads_the_demo_universe_at_the_size_asked(
     assert "Loading the demo universe (12 tickers)" in result.output
     assert "... and 4 more tickers" in result.output
     assert "stand-in exited with code 3" in result.output and result.exit_code == 1
-    symbols = {row["symbol"] for row in RawStore(settings.raw_db_url).list_tickers()}
+    symbols = {row["symbol"] for row in OperationalStore(settings.raw_db_url).list_tickers()}
     assert len(symbols) == 12 and {"SYN0001", "SYN0007"} <= symbols

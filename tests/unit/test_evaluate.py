@@ -15,7 +15,7 @@ from tickerpulse.forecasting.evaluation import modelling_rows
 from tickerpulse.forecasting.models import CANDIDATES
 from tickerpulse.settings import Settings
 from tickerpulse.sources.synthetic import SyntheticSource
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ END = dt.date(2026, 10, 30)
 
 
 def store_clean(settings: Settings, ticker: str, prices: pd.DataFrame) -> None:
-    RawStore(settings.raw_db_url).add_ticker(ticker, "synthetic")
+    OperationalStore(settings.raw_db_url).add_ticker(ticker, "synthetic")
     open_warehouse(settings.warehouse_url).write_partition(
         "clean_prices", ticker, clean_ticker_prices(prices)
     )
@@ -119,7 +119,7 @@ def test_a_gap_of_months_is_reported_and_the_rest_evaluated(settings: Settings) 
 def test_unknown_and_unmaterialized_tickers_are_named(settings: Settings) -> None:
     code, output = evaluate("--ticker", "NOPE")
     assert code == 1 and "no ticker 'NOPE'" in output
-    RawStore(settings.raw_db_url).add_ticker("BARE", "synthetic")
+    OperationalStore(settings.raw_db_url).add_ticker("BARE", "synthetic")
     code, output = evaluate("--ticker", "BARE")
     assert code == 1 and "has no clean prices yet" in output
 

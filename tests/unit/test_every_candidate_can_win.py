@@ -22,7 +22,7 @@ from tickerpulse.forecasting.models import CANDIDATES
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 
@@ -33,7 +33,7 @@ PANEL = compute_features(synthetic_panel(("AAA", "BBB", "CCC"), years=3))
 @dataclass
 class Deployment:
     registry: ModelRegistry
-    raw_store: RawStore
+    operational_store: OperationalStore
     warehouse: Warehouse
 
 
@@ -43,7 +43,7 @@ def deployment(request: pytest.FixtureRequest, settings: Settings) -> Iterator[D
     if request.param == "server":
         yield Deployment(
             ModelRegistry(request.getfixturevalue("mlflow_server"), artifact_uri=""),
-            RawStore(request.getfixturevalue("postgres_database")),
+            OperationalStore(request.getfixturevalue("postgres_database")),
             open_warehouse(settings.warehouse_url),
         )
     else:
@@ -53,7 +53,7 @@ def deployment(request: pytest.FixtureRequest, settings: Settings) -> Iterator[D
 def embedded(settings: Settings) -> Deployment:
     return Deployment(
         ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri),
-        RawStore(settings.raw_db_url),
+        OperationalStore(settings.raw_db_url),
         open_warehouse(settings.warehouse_url),
     )
 
@@ -69,7 +69,7 @@ def test_the_winner_is_saved_registered_loaded_and_served(
         base_name=base_name,
         folds=4,
         registry=deployment.registry,
-        raw_store=deployment.raw_store,
+        operational_store=deployment.operational_store,
         candidates={candidate: CANDIDATES[candidate]},
     )
     assert outcome.best.model == candidate

@@ -11,7 +11,7 @@ from tests.unit.test_api_predictions import h1_series
 from tests.unit.test_fast_reads import ROUTED, count_route_runs
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = pytest.mark.slow
 SERVED = 'tickerpulse_http_requests_total{method="POST",route="/v1/predictions",status="200"}'
@@ -24,7 +24,7 @@ def app(platform_settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def key(platform_settings: Settings) -> str:
-    return ApiKeyStore(RawStore(platform_settings.raw_db_url)).create("fast-predictions")
+    return ApiKeyStore(OperationalStore(platform_settings.raw_db_url)).create("fast-predictions")
 
 
 def without_id(response_json: dict) -> dict:
@@ -88,7 +88,7 @@ def test_refusals_are_the_routes_refusals(
 def test_the_budget_is_charged_once_per_prediction(
     app: FastAPI, platform_settings: Settings
 ) -> None:
-    limited = ApiKeyStore(RawStore(platform_settings.raw_db_url)).create(
+    limited = ApiKeyStore(OperationalStore(platform_settings.raw_db_url)).create(
         "fast-limited", rate_per_minute=3
     )
     with TestClient(app, headers={"X-API-Key": limited}) as client:

@@ -19,7 +19,7 @@ from tests.conftest import metric
 from tickerpulse.queries import latest_forecasts
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import open_warehouse
 
 pytestmark = pytest.mark.slow
@@ -140,7 +140,7 @@ def add_admin_read(app: FastAPI) -> None:
 def test_a_hit_behind_a_key_is_refused_as_the_route_refuses_it(
     platform_settings: Settings,
 ) -> None:
-    keys = ApiKeyStore(RawStore(platform_settings.raw_db_url))
+    keys = ApiKeyStore(OperationalStore(platform_settings.raw_db_url))
     admin = keys.create("fast-admin", role="admin", rate_per_minute=3)
     client_key = keys.create("fast-client")
     app = create_app(platform_settings)

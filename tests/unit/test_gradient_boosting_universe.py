@@ -44,7 +44,7 @@ def test_a_hundred_tickers_on_which_gradient_boosting_wins_get_served_forecasts(
         base_name="universe",
         folds=settings.walk_forward_folds,
         registry=deployment.registry,
-        raw_store=deployment.raw_store,
+        operational_store=deployment.operational_store,
         train_dates=settings.training_window_dates,
     )
     ranked = sorted(outcome.candidates, key=lambda name: outcome.candidates[name]["relative_mae"])

@@ -15,7 +15,7 @@ from tests.conftest import FIXTURES, S3Inbox
 from tickerpulse.errors import SchemaError
 from tickerpulse.inbox import LocalInbox, process_file, ticker_from_filename
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 
 @pytest.fixture
@@ -28,10 +28,10 @@ def drop(inbox: LocalInbox, source: Path, name: str) -> None:
 
 
 def test_a_file_is_ingested_and_filed_with_its_report(
-    inbox: LocalInbox, raw_store: RawStore
+    inbox: LocalInbox, operational_store: OperationalStore
 ) -> None:
     drop(inbox, FIXTURES / "dirty.csv", "DIRTY_2024-01.csv")
-    report = process_file(raw_store, inbox, "DIRTY_2024-01.csv")
+    report = process_file(operational_store, inbox, "DIRTY_2024-01.csv")
     assert (report.ticker, report.stored, report.rejected) == ("DIRTY", 4, 7)
     assert not (inbox.root / "DIRTY_2024-01.csv").exists()
     assert (inbox.root / "processed" / "DIRTY_2024-01.csv").read_bytes() == (
@@ -39,20 +39,20 @@ def test_a_file_is_ingested_and_filed_with_its_report(
     ).read_bytes()
     summary = json.loads((inbox.root / "processed" / "DIRTY_2024-01.csv.report.json").read_text())
     assert summary["stored"] + summary["rejected"] == summary["rows_read"] == 11
-    assert len(raw_store.quarantined("DIRTY")) == 7
+    assert len(operational_store.quarantined("DIRTY")) == 7
     assert inbox.waiting() == []
 
 
 def test_an_unusable_file_is_rejected_with_its_reason(
-    inbox: LocalInbox, raw_store: RawStore
+    inbox: LocalInbox, operational_store: OperationalStore
 ) -> None:
     (inbox.root / "BAD.csv").write_text("when,price\n2024-01-02,10\n")
     with pytest.raises(SchemaError):
-        process_file(raw_store, inbox, "BAD.csv")
+        process_file(operational_store, inbox, "BAD.csv")
     reason = (inbox.root / "rejected" / "BAD.csv.reason.txt").read_text()
     assert "lacks column(s) date, open, high, low, close, volume" in reason
     assert (inbox.root / "rejected" / "BAD.csv").exists()
-    assert raw_store.ticker("BAD", active_only=False) is None
+    assert operational_store.ticker("BAD", active_only=False) is None
 
 
 def test_ticker_names_come_from_the_file_name() -> None:
@@ -82,7 +82,9 @@ def test_the_sensor_requests_each_file_once(inbox: LocalInbox, store_settings: S
         assert [r.run_key.split("@")[0] for r in third.run_requests] == ["CCC.csv"]  # type: ignore[union-attr]
 
 
-def test_the_inbox_job_ingests_through_dagster(inbox: LocalInbox, raw_store: RawStore) -> None:
+def test_the_inbox_job_ingests_through_dagster(
+    inbox: LocalInbox, operational_store: OperationalStore
+) -> None:
     drop(inbox, FIXTURES / "dirty.csv", "DIRTY.csv")
     job = defs.resolve_job_def("ingest_inbox")
     with dg.instance_for_test() as instance:
@@ -92,7 +94,7 @@ def test_the_inbox_job_ingests_through_dagster(inbox: LocalInbox, raw_store: Raw
         )
         assert result.success
         assert instance.get_run_by_id(result.run_id).tags["tickerpulse/ticker"] == "DIRTY"  # type: ignore[union-attr]
-    assert len(raw_store.read_prices(["DIRTY"])) == 4
+    assert len(operational_store.read_prices(["DIRTY"])) == 4
     assert (inbox.root / "processed" / "DIRTY.csv").exists()
 
 
@@ -115,7 +117,7 @@ def test_the_s3_inbox_ingests_once_and_files_away(
             "NOTES.csv",
         ]  # type: ignore[union-attr]
 
-    store = RawStore(store_settings.raw_db_url)
+    store = OperationalStore(store_settings.raw_db_url)
     report = process_file(store, resource.inbox, "DIRTY.csv")
     assert (report.stored, report.rejected) == (4, 7)
     with pytest.raises(SchemaError):

@@ -20,7 +20,7 @@ from tickerpulse.errors import (
 )
 from tickerpulse.inbox import LocalInbox, process_file
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import ParquetWarehouse
 
 ESCAPES = ["../raw.db", "sub/AAA.csv", "/etc/hosts", "..", ".hidden.csv", "AAA.csv\x00.txt"]
@@ -32,13 +32,13 @@ def inbox(settings: Settings) -> LocalInbox:
 
 
 @pytest.fixture
-def store(settings: Settings) -> RawStore:
-    return RawStore(settings.raw_db_url)
+def store(settings: Settings) -> OperationalStore:
+    return OperationalStore(settings.raw_db_url)
 
 
 @pytest.mark.parametrize("name", ESCAPES)
 def test_a_name_that_leaves_the_inbox_is_refused_and_nothing_moves(
-    inbox: LocalInbox, store: RawStore, settings: Settings, name: str
+    inbox: LocalInbox, store: OperationalStore, settings: Settings, name: str
 ) -> None:
     raw_db = settings.data_dir / "raw.db"
     before = raw_db.read_bytes()
@@ -49,7 +49,7 @@ def test_a_name_that_leaves_the_inbox_is_refused_and_nothing_moves(
 
 
 def test_a_link_out_of_the_inbox_is_refused(
-    inbox: LocalInbox, store: RawStore, tmp_path: Path
+    inbox: LocalInbox, store: OperationalStore, tmp_path: Path
 ) -> None:
     outside = tmp_path / "secret.csv"
     shutil.copy(FIXTURES / "dirty.csv", outside)
@@ -65,7 +65,7 @@ def test_the_inbox_job_refuses_a_name_outside_the_inbox(
     inbox: LocalInbox, settings: Settings
 ) -> None:
     raw_db = settings.data_dir / "raw.db"
-    RawStore(settings.raw_db_url)  # the database the old job moved into the inbox
+    OperationalStore(settings.raw_db_url)  # the database the old job moved into the inbox
     job = defs.resolve_job_def("ingest_inbox")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
@@ -78,7 +78,7 @@ def test_the_inbox_job_refuses_a_name_outside_the_inbox(
 
 
 def test_a_file_the_csv_reader_chokes_on_is_rejected_with_its_reason(
-    inbox: LocalInbox, store: RawStore
+    inbox: LocalInbox, store: OperationalStore
 ) -> None:
     # One field past the csv module's 128 KiB field limit: an error that is not a ValueError.
     (inbox.root / "HUGE.csv").write_text(
@@ -92,7 +92,7 @@ def test_a_file_the_csv_reader_chokes_on_is_rejected_with_its_reason(
 
 
 def test_a_replayed_file_adds_no_quarantine_rows_and_both_copies_are_kept(
-    inbox: LocalInbox, store: RawStore
+    inbox: LocalInbox, store: OperationalStore
 ) -> None:
     for _ in range(2):
         shutil.copy(FIXTURES / "dirty.csv", inbox.root / "DIRTY.csv")
@@ -104,7 +104,9 @@ def test_a_replayed_file_adds_no_quarantine_rows_and_both_copies_are_kept(
     assert [json.loads(r.read_text())["rejected"] for r in reports] == [7, 7]
 
 
-def test_a_backfill_file_keeps_a_fetched_tickers_source(inbox: LocalInbox, store: RawStore) -> None:
+def test_a_backfill_file_keeps_a_fetched_tickers_source(
+    inbox: LocalInbox, store: OperationalStore
+) -> None:
     store.add_ticker("ACME", source="stooq")
     shutil.copy(FIXTURES / "dirty.csv", inbox.root / "ACME_backfill.csv")
     process_file(store, inbox, "ACME_backfill.csv")
@@ -112,7 +114,7 @@ def test_a_backfill_file_keeps_a_fetched_tickers_source(inbox: LocalInbox, store
     assert len(store.read_prices(["ACME"])) == 4
 
 
-def test_a_file_fed_ticker_stays_file_fed(inbox: LocalInbox, store: RawStore) -> None:
+def test_a_file_fed_ticker_stays_file_fed(inbox: LocalInbox, store: OperationalStore) -> None:
     shutil.copy(FIXTURES / "dirty.csv", inbox.root / "FILED.csv")
     process_file(store, inbox, "FILED.csv")
     assert store.ticker("FILED")["source"] == "csv"  # type: ignore[index]
@@ -132,7 +134,7 @@ def test_a_ticker_key_that_is_not_a_symbol_builds_no_path(tmp_path: Path, key: s
 def test_a_hand_added_partition_key_fails_the_clean_run_before_any_file(
     settings: Settings,
 ) -> None:
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     store.add_ticker("AAA", source="synthetic")
     job = defs.resolve_job_def("clean_tickers")
     with dg.instance_for_test() as instance:
@@ -153,7 +155,7 @@ def test_the_s3_inbox_keeps_both_copies_and_refuses_names_outside_its_prefix(
 ) -> None:
     resource, client, bucket = s3_inbox.resource, s3_inbox.client, s3_inbox.bucket
     client.put_object(Bucket=bucket, Key="raw.db", Body=b"not for the inbox")
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     for _ in range(2):
         client.upload_file(str(FIXTURES / "dirty.csv"), bucket, "drop/DIRTY.csv")
         process_file(store, resource.inbox, "DIRTY.csv")
@@ -171,7 +173,7 @@ def test_a_locked_database_leaves_the_file_waiting_not_rejected(
     """A database that stays locked says nothing about the file: it waits for the next run."""
     import sqlite3
 
-    store = RawStore(settings.raw_db_url, timeout_seconds=0.3)
+    store = OperationalStore(settings.raw_db_url, timeout_seconds=0.3)
     shutil.copy(FIXTURES / "dirty.csv", inbox.root / "DIRTY.csv")
     holder = sqlite3.connect(settings.raw_db_url.removeprefix("sqlite:///"))
     holder.isolation_level = None

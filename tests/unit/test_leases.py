@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import ROOT
 from tickerpulse.errors import LeaseHeld, LeaseLost
 from tickerpulse.stores.leases import HeldLease, LeaseStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 NAME = "training/test-price"
 TTL = dt.timedelta(seconds=2)
@@ -26,16 +26,18 @@ TTL = dt.timedelta(seconds=2)
 HOLDER = """
 import datetime as dt, sys, time
 from tickerpulse.stores.leases import HeldLease, LeaseStore
-from tickerpulse.stores.raw import RawStore
-store = LeaseStore(RawStore(sys.argv[1]))
+from tickerpulse.stores.operational import OperationalStore
+store = LeaseStore(OperationalStore(sys.argv[1]))
 with HeldLease.take(store, sys.argv[2], "the doomed holder", dt.timedelta(seconds=2)):
     print("held", flush=True)
     time.sleep(600)
 """
 
 
-def test_of_many_takers_at_once_exactly_one_holds_the_lease(raw_store: RawStore) -> None:
-    store = LeaseStore(raw_store)
+def test_of_many_takers_at_once_exactly_one_holds_the_lease(
+    operational_store: OperationalStore,
+) -> None:
+    store = LeaseStore(operational_store)
     start = threading.Barrier(8)
     won: list[str] = []
 
@@ -55,9 +57,9 @@ def test_of_many_takers_at_once_exactly_one_holds_the_lease(raw_store: RawStore)
 
 
 def test_a_held_lease_refuses_others_and_stays_held_while_its_holder_lives(
-    raw_store: RawStore,
+    operational_store: OperationalStore,
 ) -> None:
-    store = LeaseStore(raw_store)
+    store = LeaseStore(operational_store)
     with HeldLease.take(store, NAME, "the first training", TTL) as held:
         time.sleep(3 * TTL.total_seconds())  # three lifetimes: only renewal keeps it
         with pytest.raises(LeaseHeld, match="held by the first training since"):
@@ -68,9 +70,17 @@ def test_a_held_lease_refuses_others_and_stays_held_while_its_holder_lives(
         assert store.holder(NAME).owner == "the second training"  # type: ignore[union-attr]
 
 
-def test_a_dead_holders_lease_is_reclaimed_once_it_expires(raw_store: RawStore) -> None:
+def test_a_dead_holders_lease_is_reclaimed_once_it_expires(
+    operational_store: OperationalStore,
+) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(raw_store.engine.url.render_as_string(False)), NAME],
+        [
+            sys.executable,
+            "-c",
+            HOLDER,
+            str(operational_store.engine.url.render_as_string(False)),
+            NAME,
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -78,7 +88,7 @@ def test_a_dead_holders_lease_is_reclaimed_once_it_expires(raw_store: RawStore) 
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        store = LeaseStore(raw_store)
+        store = LeaseStore(operational_store)
         with pytest.raises(LeaseHeld, match="the doomed holder"):
             HeldLease.take(store, NAME, "the next training", TTL)
         holder.send_signal(signal.SIGKILL)
@@ -98,8 +108,10 @@ def test_a_dead_holders_lease_is_reclaimed_once_it_expires(raw_store: RawStore) 
             holder.wait(timeout=30)
 
 
-def test_a_holder_that_lost_its_lease_is_told_before_it_acts(raw_store: RawStore) -> None:
-    store = LeaseStore(raw_store)
+def test_a_holder_that_lost_its_lease_is_told_before_it_acts(
+    operational_store: OperationalStore,
+) -> None:
+    store = LeaseStore(operational_store)
     held = HeldLease.take(store, NAME, "the stalled training", TTL)
     # No renewal thread (it never entered the block): as if it stalled past its lease.
     time.sleep(TTL.total_seconds() + 0.5)

@@ -13,7 +13,7 @@ from tests.unit.test_registry_outage import TICKERS, serve_features, train_h1
 from tickerpulse.forecasting.forecast import champion_forecasts, forecast_record
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings, get_settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import open_warehouse
 
@@ -32,7 +32,7 @@ def one_horizon(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings
 def test_an_online_prediction_is_the_batch_forecast_row(one_horizon: Settings) -> None:
     settings = one_horizon
     registry = ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri)
-    train_h1(registry, RawStore(settings.raw_db_url), settings.model_name)
+    train_h1(registry, OperationalStore(settings.raw_db_url), settings.model_name)
     serve_features(settings)
     with dg.instance_for_test() as instance:
         result = dg.materialize(

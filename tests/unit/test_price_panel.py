@@ -10,12 +10,12 @@ import pytest
 
 from tests.conftest import synthetic_panel
 from tickerpulse.cleaning import RAW_FIELDS, clean_panel
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import ParquetWarehouse
 
 
-def loaded(tmp_path: Path) -> RawStore:
-    store = RawStore(f"sqlite:///{tmp_path}/raw.db")
+def loaded(tmp_path: Path) -> OperationalStore:
+    store = OperationalStore(f"sqlite:///{tmp_path}/raw.db")
     panel = synthetic_panel(("BBB", "AAA", "CCC"), years=1)
     panel["adj_close"] = panel["close"] * 0.5
     for ticker, rows in panel.groupby("ticker"):
@@ -62,11 +62,11 @@ def test_one_panel_writes_the_files_a_write_per_ticker_writes(tmp_path: Path) ->
     assert whole.read("clean_prices", "NONE").empty
 
 
-def test_the_panel_is_typed_alike_on_every_raw_backend(raw_store: RawStore) -> None:
+def test_the_panel_is_typed_alike_on_every_raw_backend(operational_store: OperationalStore) -> None:
     """SQLite gives dates as text, PostgreSQL as dates: the panel is the same on both."""
     panel = synthetic_panel(("AAA",), years=1).drop(columns="ticker")
-    raw_store.upsert_prices("AAA", "test", panel.assign(adj_close=np.nan))
-    read = raw_store.read_panel(["AAA"], RAW_FIELDS)
+    operational_store.upsert_prices("AAA", "test", panel.assign(adj_close=np.nan))
+    read = operational_store.read_panel(["AAA"], RAW_FIELDS)
     assert read["date"].dtype.kind == "M" and read["adj_close"].dtype == np.float64
     assert read["date"].dt.date.tolist() == panel["date"].tolist()
     np.testing.assert_array_equal(read["close"].to_numpy(), panel["close"].to_numpy())

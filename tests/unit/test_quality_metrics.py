@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from orchestration.resources import RawStoreResource
+from orchestration.resources import OperationalStoreResource
 from orchestration.sensors import check_results_to_store
 from serving.app import create_app
 from serving.quality_metrics import QualityCollector
@@ -31,7 +31,7 @@ from tickerpulse.forecasting.champions import load_champion, registered_name
 from tickerpulse.forecasting.drift import population_stability_index
 from tickerpulse.forecasting.forecast import champion_forecasts
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 from tickerpulse.stores.warehouse import Warehouse, open_warehouse
 from tickerpulse.stores.warehouse.base import ROW_KEYS, replace_rows
@@ -79,7 +79,7 @@ def history_url(platform_settings: Settings, tmp_path: Path) -> str:
 def collector(platform_settings: Settings, history_url: str) -> QualityCollector:
     settings = platform_settings
     return QualityCollector(
-        RawStore(settings.raw_db_url),
+        OperationalStore(settings.raw_db_url),
         open_warehouse(history_url),
         ModelRegistry(settings.mlflow_tracking_uri, settings.mlflow_artifact_uri),
         settings,
@@ -201,7 +201,7 @@ def test_champions_drift_freshness_and_rows(
         )
         assert psi[(feature,)] >= 0
 
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     prices = store.read_prices()
     newest_session = last_completed_session(exchange=settings.exchange)
     behind = series(collector, "tickerpulse_sessions_behind")
@@ -305,7 +305,7 @@ def test_the_latest_asset_check_results_reach_metrics_through_the_operational_da
     def no_gaps() -> dg.AssetCheckResult:
         return dg.AssetCheckResult(passed=next(verdicts), severity=dg.AssetCheckSeverity.WARN)
 
-    store = RawStore(settings.raw_db_url)
+    store = OperationalStore(settings.raw_db_url)
     collector = QualityCollector(store, None, None, settings, refresh_seconds=0)  # type: ignore[arg-type]
     assert series(collector, "tickerpulse_asset_check_failed") == {}  # none recorded yet
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
@@ -313,7 +313,8 @@ def test_the_latest_asset_check_results_reach_metrics_through_the_operational_da
             dg.materialize([prices, rows_fine, no_gaps], instance=instance)
         # What the daemon does every 30 s: the sensor copies the latest results.
         context = dg.build_sensor_context(
-            instance=instance, resources={"raw_store": RawStoreResource(url=settings.raw_db_url)}
+            instance=instance,
+            resources={"operational_store": OperationalStoreResource(url=settings.raw_db_url)},
         )
         skipped = check_results_to_store(context)
     assert "2 checks" in str(skipped)

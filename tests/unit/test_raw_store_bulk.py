@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from tickerpulse.stores.raw import RawStore, raw_prices
+from tickerpulse.stores.operational import OperationalStore, raw_prices
 
 PRICES = pd.DataFrame(
     {
@@ -37,11 +37,11 @@ def test_the_fast_path_stores_what_sqlalchemy_stores(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stamp = dt.datetime(2026, 11, 30, 13, 5, 7, 123456, tzinfo=dt.UTC)
-    monkeypatch.setattr("tickerpulse.stores.raw._now", lambda: stamp)
-    fast = RawStore(f"sqlite:///{tmp_path}/fast.db")
+    monkeypatch.setattr("tickerpulse.stores.operational._now", lambda: stamp)
+    fast = OperationalStore(f"sqlite:///{tmp_path}/fast.db")
     assert fast.upsert_prices("AAA", "test", PRICES) == 3
 
-    generic = RawStore(f"sqlite:///{tmp_path}/generic.db")
+    generic = OperationalStore(f"sqlite:///{tmp_path}/generic.db")
     rows = [
         {"ticker": "AAA", "source": "test", "ingested_at": stamp, **record}
         for record in PRICES.astype(object).where(PRICES.notna(), None).to_dict("records")
@@ -62,7 +62,7 @@ def test_the_fast_path_stores_what_sqlalchemy_stores(
 
 
 def test_the_fast_path_still_upserts(tmp_path: Path) -> None:
-    store = RawStore(f"sqlite:///{tmp_path}/raw.db")
+    store = OperationalStore(f"sqlite:///{tmp_path}/raw.db")
     store.upsert_prices("AAA", "first", PRICES)
     corrected = PRICES.iloc[1:].assign(close=[11.1, 11.6], adj_close=[11.0, 11.5])
     store.upsert_prices("AAA", "second", corrected)
@@ -73,7 +73,7 @@ def test_the_fast_path_still_upserts(tmp_path: Path) -> None:
 
 
 def test_prices_can_be_read_with_only_the_fields_asked(tmp_path: Path) -> None:
-    store = RawStore(f"sqlite:///{tmp_path}/raw.db")
+    store = OperationalStore(f"sqlite:///{tmp_path}/raw.db")
     store.upsert_prices("AAA", "test", PRICES)
     store.upsert_prices("BBB", "test", PRICES.iloc[:1])
     read = store.read_prices(["AAA", "BBB"], ["close", "ticker"])
@@ -85,7 +85,7 @@ def test_prices_can_be_read_with_only_the_fields_asked(tmp_path: Path) -> None:
 def test_a_new_sqlite_store_keeps_prices_in_their_key_order(tmp_path: Path) -> None:
     """raw_prices is a WITHOUT ROWID table on a new file: an upsert writes the key's B-tree
     only, not a rowid table and an index beside it (the history load's dearest step)."""
-    RawStore(f"sqlite:///{tmp_path}/raw.db")
+    OperationalStore(f"sqlite:///{tmp_path}/raw.db")
     with sqlite3.connect(tmp_path / "raw.db") as connection:
         (created,) = connection.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'raw_prices'"
@@ -99,7 +99,7 @@ def test_a_new_sqlite_store_keeps_prices_in_their_key_order(tmp_path: Path) -> N
 
 def test_sqlite_commits_do_not_wait_for_fsync_in_wal(tmp_path: Path) -> None:
     """synchronous=NORMAL (1) with WAL on every connection of the store, not FULL (2)."""
-    store = RawStore(f"sqlite:///{tmp_path}/raw.db")
+    store = OperationalStore(f"sqlite:///{tmp_path}/raw.db")
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1

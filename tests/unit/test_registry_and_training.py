@@ -8,7 +8,7 @@ from tickerpulse.features import FEATURES, compute_features
 from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.training import train_horizon
 from tickerpulse.settings import Settings
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry
 
 pytestmark = pytest.mark.slow
@@ -21,10 +21,15 @@ def registry(settings: Settings) -> ModelRegistry:
 
 
 def test_training_registers_a_version_and_records_every_alias_change(
-    registry: ModelRegistry, raw_store: RawStore, settings: Settings
+    registry: ModelRegistry, operational_store: OperationalStore, settings: Settings
 ) -> None:
     outcome = train_horizon(
-        FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
+        FEATURES_PANEL,
+        1,
+        base_name="test-price",
+        folds=4,
+        registry=registry,
+        operational_store=operational_store,
     )
     assert outcome.version.version == "1"
     # Synthetic random walks: what the selection picked is no significant improvement, so the
@@ -36,7 +41,7 @@ def test_training_registers_a_version_and_records_every_alias_change(
     assert outcome.version.params["features"] == ",".join(FEATURES)
     assert outcome.version.params["selection"] == "nested"
     assert set(outcome.candidates) == set(CANDIDATES)
-    history = raw_store.alias_history("test-price-h1")
+    history = operational_store.alias_history("test-price-h1")
     assert [(h["from_alias"], h["to_alias"], h["version"]) for h in history] == [
         (None, "challenger", "1"),
         (None, "champion", "2"),
@@ -52,20 +57,25 @@ def test_training_registers_a_version_and_records_every_alias_change(
     assert model.predict(latest[model_inputs(FEATURES)]).shape == (3,)
 
     second = train_horizon(
-        FEATURES_PANEL, 1, base_name="test-price", folds=4, registry=registry, raw_store=raw_store
+        FEATURES_PANEL,
+        1,
+        base_name="test-price",
+        folds=4,
+        registry=registry,
+        operational_store=operational_store,
     )
     assert second.version.version == "3"
     assert registry.by_alias("test-price-h1", "challenger").version == "3"  # type: ignore[union-attr]
     # A champion serves now: a declined challenger leaves it, and no second random walk is made.
     assert not second.decision.promote
     assert registry.by_alias("test-price-h1", "champion").version == "2"  # type: ignore[union-attr]
-    assert len(raw_store.alias_history("test-price-h1")) == 3
+    assert len(operational_store.alias_history("test-price-h1")) == 3
 
-    assert_the_gate_keeps_the_champion(registry, raw_store, "test-price")
+    assert_the_gate_keeps_the_champion(registry, operational_store, "test-price")
 
 
 def assert_the_gate_keeps_the_champion(
-    registry: ModelRegistry, raw_store: RawStore, base_name: str
+    registry: ModelRegistry, operational_store: OperationalStore, base_name: str
 ) -> None:
     """Only the random walk competes: it may not displace a champion, and the reason is kept."""
     name = f"{base_name}-h1"
@@ -77,13 +87,13 @@ def assert_the_gate_keeps_the_champion(
         base_name=base_name,
         folds=4,
         registry=registry,
-        raw_store=raw_store,
+        operational_store=operational_store,
         candidates={"naive": CANDIDATES["naive"]},
     )
     assert not rejected.decision.promote
     assert registry.by_alias(name, "champion").version == before.version  # type: ignore[union-attr]
     assert registry.by_alias(name, "challenger").version == rejected.version.version  # type: ignore[union-attr]
-    last = raw_store.alias_history(name)[-1]
+    last = operational_store.alias_history(name)[-1]
     assert last["to_alias"] == "challenger" and last["version"] == rejected.version.version
     assert last["reason"].startswith("trained naive; not promoted: the random walk only serves")
     tags = registry.client.get_model_version(name, rejected.version.version).tags
@@ -95,7 +105,7 @@ def test_an_unknown_model_has_no_alias(registry: ModelRegistry) -> None:
 
 
 def test_the_registry_leaves_the_process_environment_alone(
-    registry: ModelRegistry, raw_store: RawStore, monkeypatch: pytest.MonkeyPatch
+    registry: ModelRegistry, operational_store: OperationalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import os
 
@@ -104,7 +114,12 @@ def test_the_registry_leaves_the_process_environment_alone(
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri_before = mlflow.get_tracking_uri()
     train_horizon(
-        FEATURES_PANEL, 5, base_name="env", folds=4, registry=registry, raw_store=raw_store
+        FEATURES_PANEL,
+        5,
+        base_name="env",
+        folds=4,
+        registry=registry,
+        operational_store=operational_store,
     )
     assert registry.load("env-h5", "champion") is not None
     assert "MLFLOW_TRACKING_URI" not in os.environ

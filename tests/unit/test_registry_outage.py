@@ -22,7 +22,7 @@ from tickerpulse.forecasting.training import TrainingOutcome, train_horizon
 from tickerpulse.predicting import Predictor
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import FOR_REQUESTS, ModelRegistry
 from tickerpulse.stores.warehouse import open_warehouse
 
@@ -41,7 +41,9 @@ def unreachable_uri() -> str:
     return f"http://ops:secret@127.0.0.1:{port}"
 
 
-def train_h1(registry: ModelRegistry, raw_store: RawStore, base_name: str) -> TrainingOutcome:
+def train_h1(
+    registry: ModelRegistry, operational_store: OperationalStore, base_name: str
+) -> TrainingOutcome:
     """A champion for h1 (on seeded random walks: the random walk, after the gate's no)."""
     outcome = train_horizon(
         PANEL,
@@ -49,7 +51,7 @@ def train_h1(registry: ModelRegistry, raw_store: RawStore, base_name: str) -> Tr
         base_name=base_name,
         folds=3,
         registry=registry,
-        raw_store=raw_store,
+        operational_store=operational_store,
         candidates=QUICK_CANDIDATES,
     )
     assert outcome.champion is not None
@@ -58,10 +60,10 @@ def train_h1(registry: ModelRegistry, raw_store: RawStore, base_name: str) -> Tr
 
 def serve_features(settings: Settings) -> None:
     """The tickers and their features, as the platform's assets would leave them."""
-    raw_store = RawStore(settings.raw_db_url)
+    operational_store = OperationalStore(settings.raw_db_url)
     warehouse = open_warehouse(settings.warehouse_url)
     for ticker in TICKERS:
-        raw_store.add_ticker(ticker, source="synthetic")
+        operational_store.add_ticker(ticker, source="synthetic")
         rows = PANEL[PANEL["ticker"] == ticker].drop(columns="ticker")
         warehouse.write_partition("price_features", ticker, rows)
 
@@ -133,16 +135,16 @@ def test_a_model_or_alias_that_does_not_exist_is_no_champion(
     registry: ModelRegistry, settings: Settings
 ) -> None:
     assert registry.by_alias("never-trained", "champion") is None
-    train_h1(registry, RawStore(settings.raw_db_url), "aliases")
+    train_h1(registry, OperationalStore(settings.raw_db_url), "aliases")
     assert registry.by_alias("aliases-h1", "no-such-alias") is None
 
 
 def test_an_outage_stops_training_and_leaves_the_champion_and_its_history(
     registry: ModelRegistry, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    raw_store = RawStore(settings.raw_db_url)
-    champion = train_h1(registry, raw_store, "gate").champion
-    history = raw_store.alias_history("gate-h1")
+    operational_store = OperationalStore(settings.raw_db_url)
+    champion = train_h1(registry, operational_store, "gate").champion
+    history = operational_store.alias_history("gate-h1")
     # Registration works, then the registry stops answering alias lookups: the gate must not
     # read that as "no champion" and put the random walk in the champion's place.
     down = ModelRegistry(unreachable_uri(), artifact_uri="")
@@ -156,18 +158,18 @@ def test_an_outage_stops_training_and_leaves_the_champion_and_its_history(
             base_name="gate",
             folds=3,
             registry=registry,
-            raw_store=raw_store,
+            operational_store=operational_store,
             candidates={"naive": CANDIDATES["naive"]},
         )
     monkeypatch.undo()
     assert registry.by_alias("gate-h1", "champion").version == champion.version  # type: ignore[union-attr]
-    assert raw_store.alias_history("gate-h1") == history
+    assert operational_store.alias_history("gate-h1") == history
 
 
 def test_the_predictor_keeps_its_champion_while_the_registry_is_down(
     registry: ModelRegistry, settings: Settings
 ) -> None:
-    train_h1(registry, RawStore(settings.raw_db_url), settings.model_name)
+    train_h1(registry, OperationalStore(settings.raw_db_url), settings.model_name)
     predictor = Predictor(
         registry, open_warehouse(settings.warehouse_url), settings.model_name, [1, 5]
     )
@@ -185,9 +187,9 @@ def test_the_predictor_keeps_its_champion_while_the_registry_is_down(
 
 @pytest.fixture
 def client(settings: Settings, registry: ModelRegistry) -> Iterator[TestClient]:
-    train_h1(registry, RawStore(settings.raw_db_url), settings.model_name)
+    train_h1(registry, OperationalStore(settings.raw_db_url), settings.model_name)
     serve_features(settings)
-    key = ApiKeyStore(RawStore(settings.raw_db_url)).create("registry-outage")
+    key = ApiKeyStore(OperationalStore(settings.raw_db_url)).create("registry-outage")
     with TestClient(create_app(settings), headers={"X-API-Key": key}) as test_client:
         yield test_client
 

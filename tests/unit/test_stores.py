@@ -1,4 +1,4 @@
-"""Embedded stores: SQLite raw store, Parquet+chDB warehouse, memory cache, memory bus."""
+"""Embedded stores: SQLite operational store, Parquet+chDB warehouse, memory cache, memory bus."""
 
 import asyncio
 import datetime as dt
@@ -14,7 +14,7 @@ from tickerpulse.quality import validate_prices
 from tickerpulse.settings import Settings
 from tickerpulse.stores.cache import ENTRY_OVERHEAD_BYTES, MemoryCache, open_cache
 from tickerpulse.stores.events import MemoryBus, decode_event, open_bus
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import ParquetWarehouse, open_warehouse
 
 
@@ -33,25 +33,33 @@ def bars(days: list[str], close: float = 10.0) -> pd.DataFrame:
     ).valid
 
 
-class TestRawStore:
-    def test_upserting_twice_leaves_identical_rows(self, raw_store: RawStore) -> None:
+class TestOperationalStore:
+    def test_upserting_twice_leaves_identical_rows(
+        self, operational_store: OperationalStore
+    ) -> None:
         prices = bars(["2024-01-02", "2024-01-03"])
-        raw_store.upsert_prices("ACME", "csv", prices)
-        first = raw_store.read_prices(["ACME"]).drop(columns="ingested_at")
-        raw_store.upsert_prices("ACME", "csv", prices)
-        second = raw_store.read_prices(["ACME"]).drop(columns="ingested_at")
+        operational_store.upsert_prices("ACME", "csv", prices)
+        first = operational_store.read_prices(["ACME"]).drop(columns="ingested_at")
+        operational_store.upsert_prices("ACME", "csv", prices)
+        second = operational_store.read_prices(["ACME"]).drop(columns="ingested_at")
         pd.testing.assert_frame_equal(first, second)
         assert len(second) == 2
 
-    def test_a_later_delivery_overwrites_the_same_day(self, raw_store: RawStore) -> None:
-        raw_store.upsert_prices("ACME", "csv", bars(["2024-01-02"], close=10))
-        raw_store.upsert_prices("ACME", "stooq", bars(["2024-01-02", "2024-01-03"], close=12))
-        stored = raw_store.read_prices(["ACME"])
+    def test_a_later_delivery_overwrites_the_same_day(
+        self, operational_store: OperationalStore
+    ) -> None:
+        operational_store.upsert_prices("ACME", "csv", bars(["2024-01-02"], close=10))
+        operational_store.upsert_prices(
+            "ACME", "stooq", bars(["2024-01-02", "2024-01-03"], close=12)
+        )
+        stored = operational_store.read_prices(["ACME"])
         assert list(stored["close"]) == [12, 12]
         assert set(stored["source"]) == {"stooq"}
-        assert raw_store.last_dates() == {"ACME": dt.date(2024, 1, 3)}
+        assert operational_store.last_dates() == {"ACME": dt.date(2024, 1, 3)}
 
-    def test_quarantine_keeps_the_row_and_its_reason(self, raw_store: RawStore) -> None:
+    def test_quarantine_keeps_the_row_and_its_reason(
+        self, operational_store: OperationalStore
+    ) -> None:
         frame = pd.DataFrame(
             {
                 "date": ["2024-01-02", "junk"],
@@ -63,26 +71,28 @@ class TestRawStore:
             }
         )
         result = validate_prices(frame)
-        raw_store.quarantine_rows("ACME", "csv:acme.csv", result.rejected)
-        kept = raw_store.quarantined("ACME")
+        operational_store.quarantine_rows("ACME", "csv:acme.csv", result.rejected)
+        kept = operational_store.quarantined("ACME")
         assert list(kept["reason"]) == ["unreadable date"]
         assert '"junk"' in kept["raw"].iloc[0] and kept["row_number"].iloc[0] == 2
 
-    def test_tickers_are_added_reactivated_and_required(self, raw_store: RawStore) -> None:
-        assert raw_store.add_ticker("ACME", "synthetic") is True
-        assert raw_store.add_ticker("ACME", "stooq") is False
-        assert raw_store.require_ticker("ACME")["source"] == "stooq"
+    def test_tickers_are_added_reactivated_and_required(
+        self, operational_store: OperationalStore
+    ) -> None:
+        assert operational_store.add_ticker("ACME", "synthetic") is True
+        assert operational_store.add_ticker("ACME", "stooq") is False
+        assert operational_store.require_ticker("ACME")["source"] == "stooq"
         with pytest.raises(UnknownTicker, match="NOPE"):
-            raw_store.require_ticker("NOPE")
+            operational_store.require_ticker("NOPE")
 
-    def test_alias_history_is_kept_in_order(self, raw_store: RawStore) -> None:
-        raw_store.record_alias_change(
+    def test_alias_history_is_kept_in_order(self, operational_store: OperationalStore) -> None:
+        operational_store.record_alias_change(
             "m", "1", None, "challenger", {"relative_mae": 0.99}, "trained"
         )
-        raw_store.record_alias_change(
+        operational_store.record_alias_change(
             "m", "1", "challenger", "champion", {"relative_mae": 0.99}, "beats"
         )
-        history = raw_store.alias_history("m")
+        history = operational_store.alias_history("m")
         assert [(h["from_alias"], h["to_alias"]) for h in history] == [
             (None, "challenger"),
             ("challenger", "champion"),
@@ -93,9 +103,9 @@ class TestRawStore:
 CREATE_STORES = """
 import sys, time
 from tickerpulse.stores.prediction_requests import PredictionRequestStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))  # imports done: all start together
-PredictionRequestStore(RawStore(sys.argv[1]).engine)
+PredictionRequestStore(OperationalStore(sys.argv[1]).engine)
 """
 
 
@@ -455,7 +465,7 @@ def test_a_kafka_group_never_reads_an_unknown_place_as_no_place() -> None:
     assert commits == []
 
 
-def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> None:
+def test_one_failing_source_does_not_stop_the_universe(operational_store: OperationalStore) -> None:
     from tickerpulse.errors import SourceError
     from tickerpulse.ingestion import ingest_window
     from tickerpulse.sources.synthetic import SyntheticSource
@@ -466,15 +476,15 @@ def test_one_failing_source_does_not_stop_the_universe(raw_store: RawStore) -> N
         def fetch(self, ticker: str, start: dt.date, end: dt.date) -> pd.DataFrame:
             raise SourceError("could not reach stooq: connection refused")
 
-    raw_store.add_ticker("GOOD", "synthetic")
-    raw_store.add_ticker("AWAY", "stooq")
-    raw_store.add_ticker("FILE", "csv")
+    operational_store.add_ticker("GOOD", "synthetic")
+    operational_store.add_ticker("AWAY", "stooq")
+    operational_store.add_ticker("FILE", "csv")
     sources = {"synthetic": SyntheticSource(), "stooq": Down()}
-    report = ingest_window(raw_store, sources, dt.date(2024, 6, 1), dt.date(2024, 6, 28))
+    report = ingest_window(operational_store, sources, dt.date(2024, 6, 1), dt.date(2024, 6, 28))
     assert [r.ticker for r in report.reports] == ["GOOD"]
     assert report.failures == {"AWAY": "SourceError: could not reach stooq: connection refused"}
     assert report.kept == ["FILE"]
-    assert raw_store.last_dates() == {"GOOD": dt.date(2024, 6, 28)}
+    assert operational_store.last_dates() == {"GOOD": dt.date(2024, 6, 28)}
 
 
 def test_a_wait_for_a_pooled_connection_is_bounded_and_names_the_database(
@@ -482,7 +492,7 @@ def test_a_wait_for_a_pooled_connection_is_bounded_and_names_the_database(
 ) -> None:
     """Every pooled connection busy (a slow database under load): the next caller waits the
     store's timeout, then hears that the operational database is unavailable."""
-    store = RawStore(store_settings.raw_db_url, timeout_seconds=0.5)
+    store = OperationalStore(store_settings.raw_db_url, timeout_seconds=0.5)
     size = store.engine.pool.size() + store.engine.pool._max_overflow  # type: ignore[attr-defined]
     busy = [store.engine.connect() for _ in range(size)]
     try:

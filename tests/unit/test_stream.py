@@ -9,14 +9,14 @@ from starlette.websockets import WebSocketDisconnect
 from serving.app import create_app
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def key(platform_settings: Settings) -> str:
-    return ApiKeyStore(RawStore(platform_settings.raw_db_url)).create("stream-test")
+    return ApiKeyStore(OperationalStore(platform_settings.raw_db_url)).create("stream-test")
 
 
 @pytest.fixture

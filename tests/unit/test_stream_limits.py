@@ -13,7 +13,7 @@ from serving.app import create_app
 from tests.conftest import closed_with, metric
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ MAX_CHANNELS, PER_KEY, PER_IP = 5, 2, 4
 
 @pytest.fixture
 def key(platform_settings: Settings) -> str:
-    return ApiKeyStore(RawStore(platform_settings.raw_db_url)).create("stream-limits")
+    return ApiKeyStore(OperationalStore(platform_settings.raw_db_url)).create("stream-limits")
 
 
 @pytest.fixture

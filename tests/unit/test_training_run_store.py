@@ -1,19 +1,19 @@
-"""Training runs in the raw store: one active run per scope, and exactly one worker per run."""
+"""Training runs in the operational store: one active run per scope, and exactly one worker per run."""
 
 import datetime as dt
 import time
 
 from tickerpulse.stores.leases import LeaseStore, dagster_owner, training_lease
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.training_runs import TrainingRunStore
 
 STALE = dt.timedelta(seconds=0.5)
 
 
 def test_a_second_submission_for_a_training_scope_returns_the_active_run(
-    raw_store: RawStore,
+    operational_store: OperationalStore,
 ) -> None:
-    runs = TrainingRunStore(raw_store)
+    runs = TrainingRunStore(operational_store)
     first, created = runs.submit("tickerpulse-price", "tp_admin")
     again, created_again = runs.submit("tickerpulse-price", "tp_other")
     other_scope, created_other = runs.submit("another-model")
@@ -23,8 +23,8 @@ def test_a_second_submission_for_a_training_scope_returns_the_active_run(
     assert first.state == "queued" and first.progress == 0.0
 
 
-def test_a_finished_run_frees_its_scope(raw_store: RawStore) -> None:
-    runs = TrainingRunStore(raw_store)
+def test_a_finished_run_frees_its_scope(operational_store: OperationalStore) -> None:
+    runs = TrainingRunStore(operational_store)
     first, _ = runs.submit("tickerpulse-price")
     runs.finish(first.id, False, "no features yet")
     second, created = runs.submit("tickerpulse-price")
@@ -33,8 +33,10 @@ def test_a_finished_run_frees_its_scope(raw_store: RawStore) -> None:
     assert [r.id for r in runs.recent()] == [second.id, first.id]
 
 
-def test_only_one_worker_claims_a_run_until_its_heartbeat_goes_stale(raw_store: RawStore) -> None:
-    runs = TrainingRunStore(raw_store)
+def test_only_one_worker_claims_a_run_until_its_heartbeat_goes_stale(
+    operational_store: OperationalStore,
+) -> None:
+    runs = TrainingRunStore(operational_store)
     run, _ = runs.submit("tickerpulse-price")
     assert runs.claim(run.id, "dagster-1", STALE)
     assert not runs.claim(run.id, "dagster-2", STALE)  # the first worker is alive
@@ -52,8 +54,8 @@ def test_only_one_worker_claims_a_run_until_its_heartbeat_goes_stale(raw_store: 
     )
 
 
-def test_a_released_run_can_be_claimed_again_at_once(raw_store: RawStore) -> None:
-    runs = TrainingRunStore(raw_store)
+def test_a_released_run_can_be_claimed_again_at_once(operational_store: OperationalStore) -> None:
+    runs = TrainingRunStore(operational_store)
     run, _ = runs.submit("tickerpulse-price")
     assert runs.claim(run.id, "dagster-1", dt.timedelta(hours=1))
     runs.release(run.id, "OperationalError: database restarting")
@@ -62,11 +64,11 @@ def test_a_released_run_can_be_claimed_again_at_once(raw_store: RawStore) -> Non
 
 
 def test_a_run_whose_training_still_holds_the_lease_is_not_taken_over(
-    raw_store: RawStore,
+    operational_store: OperationalStore,
 ) -> None:
     """A heartbeat late past `stale_after` (a loaded host, a locked database) while the run's
     training renews the model's lease: the worker is alive, and a second one must not train."""
-    runs, leases = TrainingRunStore(raw_store), LeaseStore(raw_store)
+    runs, leases = TrainingRunStore(operational_store), LeaseStore(operational_store)
     run, _ = runs.submit("tickerpulse-price")
     assert runs.claim(run.id, "dagster-1", STALE)
     owner = f"{dagster_owner('dagster-1')}(host pid 1)"

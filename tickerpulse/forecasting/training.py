@@ -33,7 +33,7 @@ from tickerpulse.forecasting.nested import NestedSelection, nested_selection
 from tickerpulse.forecasting.plots import close_figures, forecast_vs_actual, skill_by_fold
 from tickerpulse.forecasting.promotion import DEFAULT_LEVEL, Decision, decide
 from tickerpulse.forecasting.significance import DieboldMariano, diebold_mariano
-from tickerpulse.stores.raw import RawStore
+from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.registry import ModelRegistry, ModelVersionInfo
 
 
@@ -96,7 +96,7 @@ def train_horizon(
     base_name: str,
     folds: int | None,
     registry: ModelRegistry,
-    raw_store: RawStore,
+    operational_store: OperationalStore,
     train_dates: int | None = None,
     candidates: Candidates = CANDIDATES,
     run_tags: Mapping[str, str] | None = None,
@@ -169,7 +169,7 @@ def train_horizon(
     registry.set_alias(name, "challenger", version.version)
     # The gate's reason goes with the challenger row either way: a rejection is history too.
     verdict = "promoted" if decision.promote else "not promoted"
-    raw_store.record_alias_change(
+    operational_store.record_alias_change(
         name,
         version.version,
         None,
@@ -184,14 +184,14 @@ def train_horizon(
         registry.move_alias(
             name, "champion", version.version, champion.version if champion else None
         )
-        raw_store.record_alias_change(
+        operational_store.record_alias_change(
             name, version.version, "challenger", "champion", metrics, decision.reason
         )
         champion = champions.champion(registry, base_name, horizon)
     elif champion is None:
         champion = _random_walk_serves(
             registry,
-            raw_store,
+            operational_store,
             base_name,
             evaluations,
             features,
@@ -226,7 +226,7 @@ def _champion_better(
 
 def _random_walk_serves(
     registry: ModelRegistry,
-    raw_store: RawStore,
+    operational_store: OperationalStore,
     base_name: str,
     evaluations: list[Evaluation],
     features: pd.DataFrame,
@@ -270,7 +270,7 @@ def _random_walk_serves(
     reason = f"the random walk serves: {decision.reason}"
     check()
     registry.move_alias(name, "champion", version.version, expected=None)
-    raw_store.record_alias_change(name, version.version, None, "champion", metrics, reason)
+    operational_store.record_alias_change(name, version.version, None, "champion", metrics, reason)
     registry.tag_version(name, version.version, "promotion", f"promoted: {reason}")
     return champions.champion(registry, base_name, horizon)
 

@@ -1,4 +1,4 @@
-"""API keys, hashed at rest in the raw store's database.
+"""API keys, hashed at rest in the operational store's database.
 
 A key is 32 random bytes, so a plain SHA-256 of it cannot be brute-forced; a slow password
 hash (bcrypt, argon2) would only add its cost to every request.
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from tickerpulse.stores.sql_engine import metadata
 
 if TYPE_CHECKING:
-    from tickerpulse.stores.raw import RawStore
+    from tickerpulse.stores.operational import OperationalStore
 
 ROLES = ("client", "admin")  # client: predictions; admin: also tickers and training runs
 
@@ -52,8 +52,8 @@ def _digest(key: str) -> str:
 
 
 class ApiKeyStore:
-    def __init__(self, store: RawStore | sa.Engine) -> None:
-        # An engine alone serves the relay, which checks keys and has no use for the raw store.
+    def __init__(self, store: OperationalStore | sa.Engine) -> None:
+        # An engine alone serves the relay, which checks keys and has no use for the operational store.
         self.engine = store if isinstance(store, sa.Engine) else store.engine
         api_keys.create(self.engine, checkfirst=True)
 

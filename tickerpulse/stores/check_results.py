@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from tickerpulse.stores.raw import RawStore, metadata
+from tickerpulse.stores.operational import OperationalStore, metadata
 
 asset_check_results = sa.Table(
     "asset_check_results",
@@ -32,7 +32,7 @@ class CheckResult:
 
 
 class CheckResultStore:
-    def __init__(self, store: RawStore) -> None:
+    def __init__(self, store: OperationalStore) -> None:
         self.engine = store.engine
         asset_check_results.create(self.engine, checkfirst=True)
 

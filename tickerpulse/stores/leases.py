@@ -1,4 +1,4 @@
-"""Leases: a named lock shared by every process of the platform, in the raw store's database.
+"""Leases: a named lock shared by every process of the platform, in the operational store's database.
 
 Training can start through three doors (the weekly automation, the Dagster UI, the API's
 Celery worker), each in its own process, so an in-process lock or Dagster's run queue alone
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from tickerpulse.errors import LeaseHeld, LeaseLost
-from tickerpulse.stores.raw import RawStore, create_tables, metadata
+from tickerpulse.stores.operational import OperationalStore, create_tables, metadata
 
 leases = sa.Table(
     "leases",
@@ -69,7 +69,7 @@ class LeaseInfo:
 
 
 class LeaseStore:
-    def __init__(self, store: RawStore) -> None:
+    def __init__(self, store: OperationalStore) -> None:
         self.engine = store.engine
         create_tables(self.engine, [leases])
 

@@ -1,4 +1,4 @@
-"""Asynchronous prediction requests and their results, in the raw store's database.
+"""Asynchronous prediction requests and their results, in the operational store's database.
 
 A request is split into one message per ticker; workers answer them in any order, possibly
 twice after a redelivery. Results are keyed by (request, ticker, horizon) and inserted with
@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tickerpulse.stores.raw import _insert, create_tables, metadata
+from tickerpulse.stores.operational import _insert, create_tables, metadata
 
 prediction_requests = sa.Table(
     "prediction_requests",

@@ -24,7 +24,7 @@ from tickerpulse.errors import OperationalDatabaseUnavailable
 log = logging.getLogger(__name__)
 
 # The operational database's tables, wherever they are defined: here, so that a store of one
-# table (API keys, in the relay) need not import the raw store and its pandas.
+# table (API keys, in the relay) need not import the operational store and its pandas.
 metadata = sa.MetaData()
 
 # SQLite's primary result codes that say "the file cannot be used now", not "the SQL is wrong":

@@ -1,4 +1,4 @@
-"""Training runs requested through the API, and what became of them, in the raw store's database.
+"""Training runs requested through the API, and what became of them, in the operational store's database.
 
 The database, not the queue, is the truth about a run: a partial unique index lets only one
 queued or running run exist per scope, and a worker takes a run with a compare-and-set on its
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tickerpulse.stores.leases import DAGSTER_RUN, TRAINING, LeaseStore, leases
-from tickerpulse.stores.raw import RawStore, metadata
+from tickerpulse.stores.operational import OperationalStore, metadata
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed")
@@ -80,7 +80,7 @@ def _now() -> dt.datetime:
 
 
 class TrainingRunStore:
-    def __init__(self, store: RawStore) -> None:
+    def __init__(self, store: OperationalStore) -> None:
         self.engine = store.engine
         training_runs.create(self.engine, checkfirst=True)
         LeaseStore(store)  # claim reads the training lease

@@ -177,7 +177,7 @@ def _sqlite_frame(connection: sa.Connection, query: sa.Select[Any]) -> pd.DataFr
 BATCH_TIMEOUT_SECONDS = 300.0
 
 
-class RawStore:
+class OperationalStore:
     def __init__(self, url: str, timeout_seconds: float = BATCH_TIMEOUT_SECONDS) -> None:
         self.engine = bounded_engine(url, timeout_seconds)
         create_tables(self.engine)
