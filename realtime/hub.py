@@ -3,7 +3,8 @@
 Every event gets the next sequence number and is encoded once (`encode`): each subscriber
 whose channels match gets that same text object in its own bounded queue, so the cost of an
 event's JSON does not grow with its audience (each client's writer hands the text on as is).
-A subscriber that falls a whole queue behind is cut off (the relay closes it with a clear code) instead of growing without bound.
+A subscriber that falls a whole queue behind is cut off (the relay closes it with a clear
+code) instead of growing without bound.
 The last `replay` messages stay in a ring, so a client that reconnects with its last sequence
 number gets what it missed, or a `gap` notice when the ring no longer reaches back that far.
 

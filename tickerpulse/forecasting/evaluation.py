@@ -127,7 +127,8 @@ def walk_forward_rows(dataset: pd.DataFrame, features: list[str]) -> pd.DataFram
     # Ranked on the whole history of each ticker, before rows are dropped: the trailing window
     # is sessions, not usable rows.
     terciles = volatility_terciles(dataset)
-    columns = list(dict.fromkeys([*SCORED_COLUMNS[:-1], *features]))
+    scored = [column for column in SCORED_COLUMNS if column != TERCILE]  # the tercile is added
+    columns = list(dict.fromkeys([*scored, *features]))
     ranked = dataset[columns].assign(**{TERCILE: terciles})
     return modelling_rows(ranked, features)
 
