@@ -9,8 +9,9 @@ What runs where, all on 127.0.0.1 and on the same cores:
   writing prediction-shaped events for tickers T000..T499 round-robin to the `predictions`
   topic at RATE events/s (1 per ticker per second), each stamped with the wall-clock time of
   its produce call;
-- the server under test, one at a time, in its own process: the relay (`uvicorn
-  realtime.service:app`, in a fresh consumer group) or its peer, bench/naive_broadcast.py
+- the server under test, one at a time, in its own process, with the uvicorn flags the
+  platform gives its stream servers (launcher/services.py STREAM_SERVER_FLAGS): the relay
+  (`uvicorn realtime.service:app`, in a fresh consumer group) or its peer, bench/naive_broadcast.py
   (`for ws in subscribers: await ws.send_text(...)`, the same Kafka feed through KafkaBus);
 - CLIENT_PROCESSES processes of bench/stream_clients.py, together 10,000 WebSocket clients,
   CLIENTS_PER_TICKER on each `predictions:<TICKER>`, so every event is 20 deliveries. A
@@ -48,22 +49,32 @@ from typing import Any
 
 from bench.load import ROOT, free_port, log_tail
 from bench.stream_clients import raise_open_files_limit
+from launcher.services import STREAM_SERVER_FLAGS
 from launcher.supervise import Service, port_in_use, wait_until_ready
 from tickerpulse.stores.events import KafkaBus
 
-TICKERS = tuple(f"T{number:03d}" for number in range(500))
+# The issue's shape by default; BENCH_STREAM_TICKERS, _FAST_SECONDS, _SLOW_SECONDS and
+# _SERVERS (a comma list of SERVERS' apps) make a smaller run while developing.
+TICKERS = tuple(
+    f"T{number:03d}" for number in range(int(os.environ.get("BENCH_STREAM_TICKERS", "500")))
+)
 CLIENTS_PER_TICKER = 20
 SLOW_PER_TICKER = 2  # a tenth of the clients
 SLOW_EXTRA_CHANNELS = 9  # so a slow client is sent 10 messages a second and reads 1
 CLIENT_PROCESSES = 2
 RATE = len(TICKERS)  # 1 event per ticker channel per second
-FAST_SECONDS, SLOW_SECONDS = 20, 40
+FAST_SECONDS = float(os.environ.get("BENCH_STREAM_FAST_SECONDS", "20"))
+SLOW_SECONDS = float(os.environ.get("BENCH_STREAM_SLOW_SECONDS", "40"))
 DRAIN_SECONDS = 5.0
 P99_LIMIT_MS = 100.0
 KAFKA_PORT = int(os.environ.get("TP_KAFKA_PORT", "29092"))  # scripts/kafka.sh reads it too
 SERVERS = {
-    "TickerPulse relay": "realtime.service:app",
-    "naive broadcast loop": "bench.naive_broadcast:app",
+    name: app
+    for name, app in {
+        "TickerPulse relay": "realtime.service:app",
+        "naive broadcast loop": "bench.naive_broadcast:app",
+    }.items()
+    if app in os.environ.get("BENCH_STREAM_SERVERS", app).split(",")
 }
 # Published figures quoted in issue 18, printed beside ours (other machines, other loads).
 PEERS = (
@@ -320,8 +331,9 @@ def measure_server(app: str, bootstrap: str, folder: Path) -> list[Step]:
         "STREAM_MAX_CONNECTIONS_PER_IP": "100000",
     }
     # --log-level warning: uvicorn's line per accepted WebSocket is 10,000 lines per server.
+    # Both servers get the flags the platform runs its stream servers with.
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning"]
+    command += ["--log-level", "warning", *STREAM_SERVER_FLAGS]
     server = Service(name, command, base + "/healthz", folder / f"{name}.log")
     bus = KafkaBus(bootstrap, client_id="bench-stream")
     with ExitStack() as stack:
@@ -409,7 +421,7 @@ def run() -> tuple[str, list[dict[str, object]]]:
         f"Stream fan-out: {clients:,} WebSocket clients ({CLIENTS_PER_TICKER} on each of "
         f"{len(TICKERS)} ticker channels) on one server process, in {CLIENT_PROCESSES} client "
         f"processes; events from Kafka `predictions` at {RATE} events/s (1 per channel per "
-        f"second) for {FAST_SECONDS} s with every client fast, then {SLOW_SECONDS} s with "
+        f"second) for {FAST_SECONDS:g} s with every client fast, then {SLOW_SECONDS:g} s with "
         f"{SLOW_PER_TICKER * len(TICKERS):,} clients slow ({SLOW_EXTRA_CHANNELS + 1} channels, "
         f"reading 1 message/s); latency from produce to client receive; server, clients, "
         f"producer and Kafka share {os.cpu_count()} CPUs\nTarget p99 <= {P99_LIMIT_MS:.0f} ms: "

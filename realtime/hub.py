@@ -52,12 +52,21 @@ class Subscriber:
     for every connection held open, and the relay holds 10,000 (issue 18).
     """
 
-    __slots__ = ("_waiter", "channels", "on_overflow", "overflowed", "pending", "queue_size")
+    __slots__ = (
+        "_waiter",
+        "channels",
+        "last_offer",
+        "on_overflow",
+        "overflowed",
+        "pending",
+        "queue_size",
+    )
 
     def __init__(self, channels: set[str], queue_size: int = 1000) -> None:
         self.channels, self.queue_size = channels, queue_size
         self.pending: deque[str] = deque()
         self.overflowed = False
+        self.last_offer = time.monotonic()  # when it was last given a message: idle since
         # Called once as it overflows: the relay closes the client then, not when its writer
         # next wakes (which, for a client that stopped reading, is when a send times out).
         self.on_overflow: Callable[[], None] | None = None
@@ -72,6 +81,7 @@ class Subscriber:
                 self.on_overflow()
             return
         self.pending.append(text)
+        self.last_offer = time.monotonic()
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
@@ -96,6 +106,7 @@ class Hub:
         self._dedupe = dedupe
         self.delivered = 0
         self.duplicates = 0
+        self.subscribed = 0  # subscribers ever added
         self._heartbeat = (0, "")  # (seq, text): encoded once per seq, not once per client
 
     @property
@@ -144,6 +155,7 @@ class Hub:
         again. What it cannot get is named in a `gap` notice; the client reads that span from
         the REST API and goes on from the live feed.
         """
+        self.subscribed += 1
         if last_seq is not None:
             missed = [
                 (seq, text)

@@ -17,10 +17,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from realtime.heap import keep_heap_frozen
 from realtime.hub import Hub
 from realtime.relay import relay_topics
-from realtime.stream import StreamLimits, mask_tokens_in_server_logs, stream_router
+from realtime.stream import STREAM_PATH, StreamLimits, mask_tokens_in_server_logs, stream_endpoint
 from realtime.tasks import stop_tasks, watch_hub
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
@@ -28,7 +31,24 @@ from tickerpulse.stores.events import open_bus
 from tickerpulse.stores.sql_engine import bounded_engine
 
 
-def create_relay_app(settings: Settings | None = None) -> FastAPI:
+def streams_first(app: FastAPI, stream: ASGIApp) -> ASGIApp:
+    """`/v1/stream` straight to the stream, everything else (the lifespan, /healthz, /metrics)
+    to the FastAPI app. Through FastAPI, each layer of its middleware stack held a coroutine
+    and a wrapper of the connection's send for as long as the stream stayed open (about 8 KB
+    of the 33 KB an open stream cost; issue 18), and every frame was handed down through each
+    of those wrappers."""
+
+    async def relay(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == STREAM_PATH:
+            scope["app"] = app  # where the stream finds app.state.api_keys, as under Starlette
+            await stream(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
+    return relay
+
+
+def create_relay_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or get_settings()
     hub = Hub()
 
@@ -45,13 +65,19 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
             bounded_engine(settings.raw_db_url, settings.dependency_timeout_seconds)
         )
         watch_hub(hub, bus)
-        tasks = [asyncio.create_task(relay_topics(bus, hub, settings.relay_group))]
+        tasks = [
+            asyncio.create_task(relay_topics(bus, hub, settings.relay_group)),
+            # 10,000 open streams made every full garbage collection a stall of seconds.
+            asyncio.create_task(keep_heap_frozen(hub)),
+        ]
         yield
         await stop_tasks(tasks)
         await asyncio.to_thread(bus.close, 5.0)
 
     app = FastAPI(title="TickerPulse relay", lifespan=lifespan)
-    app.include_router(stream_router(hub, StreamLimits.from_settings(settings)))
+    stream = stream_endpoint(hub, StreamLimits.from_settings(settings))
+    # Routed by FastAPI too: a path that streams_first does not match (under --root-path, say).
+    app.router.routes.append(WebSocketRoute(STREAM_PATH, stream))
 
     @app.get("/healthz")
     def healthz() -> dict[str, object]:
@@ -61,7 +87,7 @@ def create_relay_app(settings: Settings | None = None) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return app
+    return streams_first(app, stream)
 
 
 app = create_relay_app()

@@ -30,11 +30,13 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
 from starlette.routing import WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from realtime.hub import Hub, Subscriber, needs_token, valid_channel
 from tickerpulse.errors import DependencyUnavailable
@@ -50,6 +52,7 @@ MAX_FRAME_BYTES = 64 * 1024  # a subscribe of max_channels tickers fits many tim
 TOKEN_WAIT_SECONDS = 5.0
 CHANNEL_HINT = "use predictions, predictions:<TICKER>, metrics, alerts"
 SEND_BURST = 64  # messages a writer sends before it gives the loop back
+STREAM_PATH = "/v1/stream"
 
 
 class StreamRejected(Exception):
@@ -207,10 +210,40 @@ class _Connection:
 def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
     """The `/v1/stream` route over `hub`. Tokens are checked against the app's
     `state.api_keys` (an ApiKeyStore), which the app sets as it starts."""
-    limits = limits or StreamLimits()
     router = APIRouter()
+    # A plain Starlette route, not FastAPI's: the handler takes no dependencies, and FastAPI's
+    # solving and exit stacks cost about 5 KB for every connection held open (issue 18).
+    router.routes.append(WebSocketRoute(STREAM_PATH, stream_endpoint(hub, limits)))
+    return router
+
+
+def stream_endpoint(hub: Hub, limits: StreamLimits | None = None) -> ASGIApp:
+    """`/v1/stream` over `hub` as a bare ASGI app, for a router or for a server to call
+    directly (realtime/service.py). Tokens are checked against `scope["app"].state.api_keys`."""
+    limits = limits or StreamLimits()
     per_ip: Counter[str] = Counter()
     per_key: Counter[str] = Counter()
+    streams: set[Subscriber] = set()
+    beating: list[asyncio.Task[None]] = []
+
+    async def beat() -> None:
+        """Heartbeats for every stream given nothing for `heartbeat_seconds`, from one task
+        for all of them while any is open. A timer per waiting writer was about 1 KB for every
+        idle connection (a Timeout, its handle and uvloop's timer), and a timer set and
+        cancelled for every delivery. A quiet stream hears one every 1 to 1.25
+        `heartbeat_seconds`."""
+        while streams:
+            await asyncio.sleep(limits.heartbeat_seconds / 4)
+            idle_since = time.monotonic() - limits.heartbeat_seconds
+            text = hub.heartbeat()
+            for subscriber in streams:
+                if subscriber.last_offer <= idle_since:
+                    subscriber.offer(text)
+
+    def keep_beating() -> None:
+        loop = asyncio.get_running_loop()
+        if not beating or beating[0].done() or beating[0].get_loop() is not loop:
+            beating[:] = [loop.create_task(beat())]
 
     async def receive(connection: _Connection) -> None:
         while True:
@@ -221,31 +254,26 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
             # backlog would hold the loop and every other client's events behind it.
             await asyncio.sleep(0)
 
-    async def send(websocket: WebSocket, subscriber: Subscriber) -> None:
-        """The client's one writer. It waits (with a timer) only when its queue is empty, and
-        sends what queued meanwhile under one send timer: an asyncio.wait_for per message made
-        a task and a timer for every get and every send, which was most of the relay's CPU
-        per delivery. The hub's text goes out as it is, never encoded again here."""
+    async def send(server_send: Send, subscriber: Subscriber) -> None:
+        """The client's one writer. It waits, without a timer (heartbeats come from `beat`), only
+        when its queue is empty, and sends what queued meanwhile under one send timer: an
+        asyncio.wait_for per message made a task and a timer for every get and every send, which
+        was most of the relay's CPU per delivery. The hub's text goes out as it is, never encoded again here, straight to
+        the ASGI send the endpoint was given (Starlette's WebSocket.send checks its state and
+        message type again for every frame)."""
         pending, loop = subscriber.pending, asyncio.get_running_loop()
         while True:
-            if pending:
-                text = pending.popleft()
-            else:
-                try:
-                    async with asyncio.timeout(limits.heartbeat_seconds):
-                        await subscriber.wait()
-                    text = pending.popleft()
-                except TimeoutError:
-                    text = hub.heartbeat()
+            await subscriber.wait()
+            text = pending.popleft()
             async with asyncio.timeout(limits.send_timeout_seconds) as deadline:
-                await websocket.send({"type": "websocket.send", "text": text})
+                await server_send({"type": "websocket.send", "text": text})
                 # A send that the transport takes at once does not suspend: after a burst,
                 # give the loop back so one client's backlog does not hold everyone's events.
                 for _ in range(SEND_BURST):
                     if not pending:
                         break
                     deadline.reschedule(loop.time() + limits.send_timeout_seconds)
-                    await websocket.send({"type": "websocket.send", "text": pending.popleft()})
+                    await server_send({"type": "websocket.send", "text": pending.popleft()})
             await asyncio.sleep(0)
 
     async def open_stream(connection: _Connection) -> Subscriber:
@@ -262,9 +290,11 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
             await connection.authorize(await connection.first_token())
         subscriber = Subscriber(channels)
         hub.subscribe(subscriber, int(last_seq_text) if last_seq_text else None)
+        streams.add(subscriber)
+        keep_beating()
         return subscriber
 
-    async def stream(websocket: WebSocket) -> None:
+    async def stream(websocket: WebSocket, server_send: Send) -> None:
         address = websocket.client.host if websocket.client else "unknown"
         if per_ip[address] >= limits.max_connections_per_ip:
             # Accepted to be closed with a code and reason a client can act on (a refusal
@@ -281,57 +311,80 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
             except StreamRejected as rejected:
                 await websocket.close(rejected.code, rejected.reason)
                 return
-            await _serve(connection, receive, send)
+            await _serve(connection, receive, lambda subscriber: send(server_send, subscriber))
         finally:
             per_ip[address] -= 1
             connection.release()
             if connection.subscriber is not None:
                 hub.unsubscribe(connection.subscriber)
+                streams.discard(connection.subscriber)
 
-    # A plain Starlette route, not FastAPI's: the handler takes no dependencies, and FastAPI's
-    # solving and exit stacks cost about 5 KB for every connection held open (issue 18).
-    router.routes.append(WebSocketRoute("/v1/stream", stream))
-    return router
+    return _Endpoint(stream)
+
+
+class _Endpoint:
+    """An ASGI app. A class, not a function: Starlette's route calls a function with a
+    WebSocket, and an app with the scope, receive and send that the writer needs."""
+
+    def __init__(self, stream: Callable[[WebSocket, Send], Awaitable[None]]) -> None:
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.stream(WebSocket(scope, receive=receive, send=send), send)
 
 
 async def _serve(connection: _Connection, receive: Any, send: Any) -> None:
     """Read and write until one of them ends the stream, or the client's queue overflows.
 
-    Two tasks per client (its reader and its one writer) besides the handler; an overflow is
-    a future the hub completes, not a third task waiting on an event.
+    The handler reads (in the server's task for the connection) and one task writes: a task of
+    its own for the reader, and asyncio.wait over the two, were about 1.5 KB for every open
+    stream. The writer's end and an overflow end the read by cancelling the handler, which
+    tells that from a cancellation of its own (the server's, a test client's) by `ended`.
     """
     websocket, subscriber = connection.websocket, connection.subscriber
     assert subscriber is not None
-    overflow: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    handler = asyncio.current_task()
+    assert handler is not None
+    ended: list[BaseException | None] = []  # why the stream ends, once known
+
+    def end(reason: BaseException | None) -> None:
+        if not ended:
+            ended.append(reason)
+            handler.cancel()
 
     def overflowed() -> None:
-        if not overflow.done():
-            overflow.set_result(None)
-
-    subscriber.on_overflow = overflowed
-    if subscriber.overflowed:
-        overflowed()
-    # Plain tasks, not a TaskGroup: the server (or a test client) may cancel this handler
-    # through an anyio cancel scope, which asyncio.TaskGroup on 3.11 does not pass cleanly.
-    tasks = [
-        asyncio.create_task(receive(connection)),
-        asyncio.create_task(send(websocket, subscriber)),
-    ]
-    try:
-        done, _ = await asyncio.wait([*tasks, overflow], return_when=asyncio.FIRST_COMPLETED)
-        error = (
+        end(
             StreamRejected(
                 TOO_SLOW, f"too slow: {subscriber.queue_size} messages behind; resume with last_seq"
             )
-            if overflow.done()
-            else next(iter(done)).exception()
         )
-        if isinstance(error, StreamRejected):
-            with contextlib.suppress(Exception):
-                await websocket.close(error.code, error.reason)
-        elif error is not None:  # disconnected, or a send that never completed
-            log.debug("stream client gone: %r", error)
+
+    def writer_ended(task: asyncio.Task[None]) -> None:
+        end(None if task.cancelled() else task.exception())
+
+    subscriber.on_overflow = overflowed
+    # A plain task, not a TaskGroup: the server (or a test client) may cancel this handler
+    # through an anyio cancel scope, which asyncio.TaskGroup on 3.11 does not pass cleanly.
+    writer = asyncio.create_task(send(subscriber))
+    writer.add_done_callback(writer_ended)
+    error: BaseException | None = None
+    try:
+        if subscriber.overflowed:
+            overflowed()
+        await receive(connection)
+    except asyncio.CancelledError:
+        if not ended or handler.cancelling() > 1:  # not (only) ours: pass it on
+            raise
+        handler.uncancel()
+        error = ended[0]
+    except Exception as raised:  # the reader's end: a disconnect, or a refused message
+        error = raised
     finally:
+        ended.append(None)  # from here on the writer's end cancels nothing
         subscriber.on_overflow = None
-        for task in tasks:
-            task.cancel()
+        writer.cancel()
+    if isinstance(error, StreamRejected):
+        with contextlib.suppress(Exception):
+            await websocket.close(error.code, error.reason)
+    elif error is not None:  # disconnected, or a send that never completed
+        log.debug("stream client gone: %r", error)

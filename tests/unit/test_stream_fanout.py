@@ -1,12 +1,13 @@
 """The relay's fan-out cost per client (issue 18): an event is encoded once however many
-clients receive it, every client is sent that same text, and a client costs two tasks of the
-stream's own (its reader and its one writer). A client whose queue overflows is still closed
-with 4429 at once."""
+clients receive it, every client is sent that same text, and a client costs one task of the
+stream's own (its writer; the server's task for the connection reads), and no timer while it
+waits. A client whose queue overflows is still closed with 4429 at once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -17,7 +18,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from realtime.hub import Hub, Subscriber
-from realtime.stream import stream_router
+from realtime.stream import StreamLimits, stream_router
 
 EVENT = {"id": "ACME-1", "ticker": "ACME", "forecast": 101.5}
 
@@ -89,7 +90,7 @@ def stream_tasks() -> int:
     )
 
 
-def test_every_client_is_sent_the_one_encoded_text_and_costs_two_tasks(
+def test_every_client_is_sent_the_one_encoded_text_and_costs_one_task(
     relay: tuple[TestClient, Hub, SentFrames], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, hub, frames = relay
@@ -100,7 +101,8 @@ def test_every_client_is_sent_the_one_encoded_text_and_costs_two_tasks(
             for _ in range(clients)
         ]
         assert wait_for_subscribers(client, hub, clients)
-        assert client.portal.call(stream_tasks) == 2 * clients  # type: ignore[union-attr]
+        # Its writer (the server's task for the connection reads); one heartbeat task for all.
+        assert client.portal.call(stream_tasks) == clients + 1  # type: ignore[union-attr]
         dumps = CountingDumps()
         monkeypatch.setattr(json, "dumps", dumps)
         client.portal.call(hub.publish, "predictions", EVENT)  # type: ignore[union-attr]
@@ -138,3 +140,27 @@ def wait_for_subscribers(client: TestClient, hub: Hub, count: int) -> bool:
             return True
         client.portal.call(asyncio.sleep, 0.01)  # type: ignore[union-attr]
     return False
+
+
+def scheduled_timers() -> int:
+    return len(asyncio.get_running_loop()._scheduled)  # type: ignore[attr-defined]
+
+
+def test_idle_streams_hold_no_timer_of_their_own_and_still_hear_heartbeats() -> None:
+    """A timer per waiting writer (for its heartbeat) was about 1 KB for every idle connection
+    of 10,000; one task now gives every quiet stream its heartbeat."""
+    hub = Hub()
+    app = FastAPI()
+    app.include_router(stream_router(hub, StreamLimits(heartbeat_seconds=0.4)))
+    clients = 20
+    with TestClient(app) as client, ExitStack() as stack:
+        sockets = [
+            stack.enter_context(client.websocket_connect("/v1/stream?channels=predictions:ACME"))
+            for _ in range(clients)
+        ]
+        assert wait_for_subscribers(client, hub, clients)
+        assert client.portal.call(scheduled_timers) < clients  # type: ignore[union-attr]
+        started = time.monotonic()
+        beats = [websocket.receive_json() for websocket in sockets]
+        assert {message["type"] for message in beats} == {"heartbeat"}
+        assert 0.3 < time.monotonic() - started < 2.0
