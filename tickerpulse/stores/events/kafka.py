@@ -102,6 +102,10 @@ class KafkaBus:
     def produce(self, topic: str, event: dict[str, Any]) -> bool:
         """Queue one event; False when the buffer is full and it was refused."""
         key = event.get("ticker")
+        if self._closing.is_set():  # librdkafka's handle is gone: refused, as when full
+            self.dropped += 1
+            log.error("Kafka bus closed: refused an event for %s", topic)
+            return False
         try:
             self._producer.produce(
                 topic,
@@ -147,6 +151,9 @@ class KafkaBus:
 
         self.dead_letters += 1
         log.warning("dead letter from %s: %s", where, reason)
+        if self._closing.is_set():
+            log.error("dead letter not kept (the bus is closed): %s", reason)
+            return
         try:
             self._producer.produce(
                 DEAD_LETTERS, value, key=key, headers={"reason": reason, **where}
@@ -167,9 +174,14 @@ class KafkaBus:
         return int(self._producer.flush(timeout_seconds))
 
     def close(self, timeout_seconds: float = 5.0) -> None:
+        if self._closing.is_set():
+            return
         self.flush(timeout_seconds)
         self._closing.set()
         self._poller.join(timeout=1)
+        # Destroy librdkafka's handle now: kept until garbage collection, its threads go on
+        # reconnecting to a broker that may be long gone (and log every attempt).
+        self._producer.close()
 
     def ensure_topic(self, topic: str, timeout_seconds: float = 10.0) -> None:
         """Create the topic with the broker's default partitions, unless it exists."""
