@@ -20,6 +20,12 @@ with status >= 400 and socket errors (connect, read, write, timeout), each count
 `load avg` is the 1-minute load average just before each measured run: the build machine is
 shared, and a figure well above 2 (the server and wrk) means other work took cores from it.
 
+At size (issue 14): with BENCH_SERVING_TICKERS=N (500, say) the bench then builds a second
+platform of N tickers (the demo's five and N - 5 synthetic, 10 years each) and measures
+TickerPulse's reads on it at 1 and 2 workers, rows marked "N tickers", beside the demo's rows
+of the same run: forecast and price reads must keep their speed as the universe grows. That
+platform trains on WALK_FORWARD_FOLDS=2 (the bench measures serving, not the model).
+
 Peer figures quoted, not run here (issue 18): MLServer's REST endpoint 1,440 req/s (its
 benchmarking README), Ray Serve 3-4k QPS on 8 cores; they print beside ours, with our ratio to
 each, but were measured on other machines and models. The aims, against the peers of this
@@ -53,6 +59,9 @@ from bench.load import (
 )
 
 TICKER = "ACME"
+# The last quarter of bars, as the web page's chart asks for it.
+PRICES = f"/v1/prices/{TICKER}?start=2026-08-03&end=2026-10-30"
+AT_SIZE = int(os.environ.get("BENCH_SERVING_TICKERS", "0"))
 CLIENTS = 50
 CROWD = 200  # predictions again under this many clients: no collapse
 WRK_THREADS = 2
@@ -88,10 +97,14 @@ def server_env(data_dir: Path) -> dict[str, str]:
     return {**os.environ, **overrides}
 
 
-def build_platform(data_dir: Path, env: dict[str, str], log_path: Path) -> dict[str, Any]:
+def build_platform(
+    data_dir: Path, env: dict[str, str], log_path: Path, tickers: int = 5
+) -> dict[str, Any]:
+    if tickers > 5:  # the platform at size: its training is not what is measured
+        env = {**env, "WALK_FORWARD_FOLDS": "2"}
     with log_path.open("w") as log:
         done = subprocess.run(
-            [sys.executable, "-m", "bench.serving_platform", str(data_dir), TICKER],
+            [sys.executable, "-m", "bench.serving_platform", str(data_dir), TICKER, str(tickers)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,
@@ -163,6 +176,7 @@ def targets(platform: dict[str, Any], workers: int) -> list[Target]:
             "/healthz",
             {
                 f"GET /v1/forecasts/{TICKER}": (Load("GET", f"/v1/forecasts/{TICKER}"), CLIENTS),
+                f"GET /v1/prices/{TICKER} (a quarter)": (Load("GET", PRICES), CLIENTS),
                 PREDICTIONS: (Load("POST", "/v1/predictions", prediction, client), CLIENTS),
                 f"{PREDICTIONS}, {CROWD} clients": (
                     Load("POST", "/v1/predictions", prediction, client),
@@ -186,11 +200,18 @@ def targets(platform: dict[str, Any], workers: int) -> list[Target]:
 
 
 def measure_servers(
-    wrk: str, platform: dict[str, Any], env: dict[str, str], workers: int, folder: Path
+    wrk: str,
+    platform: dict[str, Any],
+    env: dict[str, str],
+    workers: int,
+    folder: Path,
+    only: str | None = None,
 ) -> list[dict[str, Any]]:
     """One server at a time, so none competes with another for the cores."""
     rows = []
     for target in targets(platform, workers):
+        if only and target.server != only:
+            continue
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         command = [*target.command, target.port_flag, str(port)]
@@ -225,10 +246,21 @@ def versus(request: str, result: Result, peers: dict[str, Result]) -> str:
             f"{mlflow:.1f}x MLflow at {CLIENTS} (aim >= 20x); {quoted} (quoted); "
             f"the bare app at {CROWD}: {bare.per_second:,.0f} req/s, p99 {bare.p99_ms:,.0f} ms"
         )
-    if request.startswith("GET /v1/forecasts"):
-        bare = 100 * result.per_second / peers["GET /constant"].per_second
-        return f"{bare:.0f} % of bare (aim >= 80 %)"
+    if request.startswith(("GET /v1/forecasts", "GET /v1/prices")):
+        share = 100 * result.per_second / peers["GET /constant"].per_second
+        aim = " (aim >= 80 %)" if request.startswith("GET /v1/forecasts") else ""
+        return f"{share:.0f} % of bare{aim}"
     return ""
+
+
+def at_size(rows: list[dict[str, Any]], demo: list[dict[str, Any]], tickers: int) -> None:
+    """Marks the rows measured on the platform at size, each against the demo's same row."""
+    demo_rate = {row["request"]: row["result"].per_second for row in demo}
+    for row in rows:
+        row["server"] = f"TickerPulse, {tickers} tickers"
+        row["vs demo"] = (
+            f"{100 * row['result'].per_second / demo_rate[row['request']]:.0f} % of 5 tickers"
+        )
 
 
 def table_rows(measured: dict[int, list[dict[str, Any]]]) -> list[dict[str, object]]:
@@ -251,7 +283,7 @@ def table_rows(measured: dict[int, list[dict[str, Any]]]) -> list[dict[str, obje
                     "requests": f"{result.requests:,}",
                     "warm-up s": row["warm_up"],
                     "load avg": f"{row['load']:.1f}",
-                    "vs peer": versus(row["request"], result, peers),
+                    "vs peer": row.get("vs demo") or versus(row["request"], result, peers),
                 }
             )
     for server, low, high, measured_on in QUOTED:
@@ -285,6 +317,13 @@ def run() -> tuple[str, list[dict[str, object]]]:
             workers: measure_servers(wrk, platform, env, workers, folder)
             for workers in WORKER_COUNTS
         }
+        if AT_SIZE > 5:
+            env = server_env(folder / "var-at-size")
+            large = build_platform(folder / "var-at-size", env, folder / "at-size.log", AT_SIZE)
+            for workers in WORKER_COUNTS:
+                rows = measure_servers(wrk, large, env, workers, folder, only="TickerPulse")
+                at_size(rows, measured[workers], AT_SIZE)
+                measured[workers] += rows
     title = (
         f"Serving: {CLIENTS} clients ({CROWD} in the crowd rows), wrk {wrk_version(wrk)} -t{WRK_THREADS}, "
         f"warm-up until steady + {MEASURED_SECONDS} s measured per row, uvicorn workers "

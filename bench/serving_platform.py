@@ -1,6 +1,6 @@
 """The platform bench_serving loads: the demo universe materialized into a fresh data dir.
 
-python -m bench.serving_platform DATA_DIR TICKER  ->  one JSON line: a client API key, the
+python -m bench.serving_platform DATA_DIR TICKER [TICKERS]  ->  one JSON line: a client API key, the
 champion's model URI and version, and the one-row input the API feeds that champion.
 
 Built the way tests/conftest.py's `materialized_platform` builds it (demo universe, then
@@ -16,7 +16,8 @@ import sys
 from typing import Any
 
 
-def build(data_dir: str, ticker: str) -> dict[str, Any]:
+def build(data_dir: str, ticker: str, tickers: int) -> dict[str, Any]:
+    """The demo universe with `tickers` tickers in all (5: the demo itself)."""
     os.environ["TICKERPULSE_DATA_DIR"] = data_dir
 
     import dagster as dg
@@ -34,7 +35,7 @@ def build(data_dir: str, ticker: str) -> dict[str, Any]:
 
     settings = get_settings()
     store = OperationalStore(settings.raw_db_url)
-    load_demo_universe(store)
+    load_demo_universe(store, tickers=tickers)
     with dg.instance_for_test() as instance:
         results = materialize_everything(instance)
     if len(results) != 3 or not all(r.success for r in results):
@@ -64,4 +65,5 @@ def build(data_dir: str, ticker: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(build(sys.argv[1], sys.argv[2])))
+    tickers = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    print(json.dumps(build(sys.argv[1], sys.argv[2], tickers)))
