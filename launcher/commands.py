@@ -32,6 +32,9 @@ def _platform_env(settings: Settings) -> dict[str, str]:
     env["TICKERPULSE_DATA_DIR"] = str(settings.data_dir)
     # The venv's own commands first, whichever way we were started.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # The MLflow UI without MLflow's job execution (its GenAI jobs; the platform runs none): a
+    # job runner and seven huey consumers kept about half a core busy while idle.
+    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     return env
 
 
@@ -99,6 +102,7 @@ def up(
     """Load the demo universe, materialize every asset, serve the Dagster UI and the API."""
     from launcher.services import platform_services, ports_to_claim
     from launcher.supervise import port_in_use, wait_until_ready
+    from launcher.supervise import stop_all as stop_all_services
     from tickerpulse.demo import load_demo_universe
 
     settings = get_settings()
@@ -143,8 +147,7 @@ def up(
 
     def stop_all(*_: object) -> None:
         typer.echo("\nStopping ...")
-        for service in services:
-            service.stop()
+        stop_all_services(services)
         typer.echo("Stopped everything `tickerpulse up` started.")
 
     # Ctrl-C, `kill` and a closed terminal all stop what we started, even when a shell

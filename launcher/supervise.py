@@ -61,15 +61,31 @@ class Service:
         return None if self.process is None else self.process.poll()
 
     def stop(self, timeout: float = 20.0) -> None:
+        stop_all([self], timeout)
+
+    def _signal_stop(self) -> int | None:
+        """Send the stop signal to the process group; the group, or None if nothing runs."""
         if self.process is None or self.process.poll() is not None:
-            return
+            return None
         group = os.getpgid(self.process.pid)
         os.killpg(group, self.stop_signal)
+        return group
+
+
+def stop_all(services: list[Service], timeout: float = 20.0) -> None:
+    """Stop every service at once: each is signalled before any is waited for, so stopping
+    takes as long as the slowest (dagster dev, a Celery worker finishing its task), not the sum.
+    A group still running at the shared deadline is killed."""
+    signalled = [(service, service._signal_stop()) for service in services]
+    deadline = time.monotonic() + timeout
+    for service, group in signalled:
+        if group is None or service.process is None:
+            continue
         try:
-            self.process.wait(timeout)
+            service.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(group, signal.SIGKILL)
-            self.process.wait()
+            service.process.wait()
         # Grandchildren that outlived their parent are still in the group.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(group, signal.SIGKILL)

@@ -37,6 +37,9 @@ start() {
     export MLFLOW_FLASK_SERVER_SECRET_KEY
     auth=(--app-name basic-auth)
   fi
+  # MLflow's job execution (its GenAI jobs; the platform runs none) adds a job runner and seven
+  # huey consumers to the server, which kept about half a core busy while idle.
+  export MLFLOW_SERVER_ENABLE_JOB_EXECUTION=${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}
   start_daemon "MLflow server" "$state" "$url/health" 60 \
     "$venv/mlflow" server "${auth[@]}" --backend-store-uri "$db" --artifacts-destination "s3://$bucket/" \
     --host 127.0.0.1 --port "$port" --workers 1

@@ -60,7 +60,14 @@ start() {
   write_config
   local pid
   pid=$(cat "$state/pid" 2>/dev/null || true)
-  if daemon_ready "$url/-/ready" && daemon_alive "$pid" prometheus; then
+  if daemon_ready "$url/-/ready"; then
+    if ! daemon_alive "$pid" prometheus; then
+      # Another Prometheus (another state dir's: a test's, another checkout's) holds the port.
+      # Leaving it would scrape its targets, not ours, and it stops when its owner does.
+      echo "port $port answers as a Prometheus not started from $state;" \
+        "stop it or set TP_PROMETHEUS_PORT" >&2
+      exit 1
+    fi
     kill -HUP "$pid"  # a running server takes the new config without losing its data
   fi
   start_daemon prometheus "$state" "$url/-/ready" 60 \

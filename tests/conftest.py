@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -22,6 +23,13 @@ from tickerpulse.stores.operational import OperationalStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).parents[1]
+
+# Walk-forward on the last 378 sessions (6 folds of 63) rather than the default 2,000: the
+# suite's pipelines, `make up`s and retrains train the demo about fifteen times, and what
+# those tests check is the path (registered, gated, served), not the figures a longer
+# evaluation gives. Set before any Settings is read, so the processes tests start inherit
+# it; the tests about the walk-forward's own figures set their own (test_evaluate.py).
+os.environ.setdefault("WALK_FORWARD_TEST_SESSIONS", "378")
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +61,27 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if workers and not xdist_worker():
         for name in STOPPED_AT_THE_END:
             subprocess.run([str(ROOT / "scripts" / f"{name}.sh"), "stop"], check=False, timeout=120)
+
+
+# The files whose tests take minutes each (`make up-full`, `make up`, trainings in worker
+# processes, the browser): they start first, longest first, so that under xdist they run
+# beside the many short files instead of forming the session's tail alone on one worker. The
+# sort is stable, so every other file keeps pytest-randomly's order (`make test` passes
+# --no-loadscope-reorder: xdist would otherwise order files by how many tests they hold).
+STARTS_FIRST = (
+    "test_up_full.py",
+    "test_up.py",
+    "test_training_runs.py",
+    "test_web.py",
+    "test_mlflow_server.py",
+    "test_cli_materialize.py",
+)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(STARTS_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(STARTS_FIRST)))
 
 
 def stop_at_session_end(name: str) -> None:
@@ -292,6 +321,22 @@ def redis_url() -> Iterator[str]:
     stop_at_session_end("redis")
 
 
+# The session's Redis databases, one per user: xdist runs other files' tests beside each other,
+# and a Celery worker takes any task in its broker's database (up-full's worker, on database 3,
+# once took the task the training-run test had queued in database 3 and was counting).
+REDIS_DATABASES = {
+    "shared": 0,  # redis_url's: keys under test-specific prefixes
+    "training_runs_broker": 4,
+    "up_full_cache": 5,  # flushed by up-full at start
+    "up_full_broker": 6,
+}
+
+
+def redis_database(redis_url: str, user: str) -> str:
+    """The URL of the session Redis's database that belongs to `user` alone."""
+    return f"{redis_url.rsplit('/', 1)[0]}/{REDIS_DATABASES[user]}"
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """A real single-node Kafka in KRaft mode (jars from Maven Central), from the project's script."""
@@ -376,15 +421,13 @@ def operational_store(store_settings: Settings) -> OperationalStore:
     return OperationalStore(store_settings.raw_db_url)
 
 
-@pytest.fixture(scope="session")
-def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_platform(data_dir: Path) -> None:
     """The demo universe run through every asset once, in a temporary Dagster instance."""
     import dagster as dg
 
     from orchestration.bootstrap import materialize_everything
     from tickerpulse.demo import load_demo_universe
 
-    data_dir = tmp_path_factory.mktemp("platform") / "var"
     previous = os.environ.get("TICKERPULSE_DATA_DIR")
     os.environ["TICKERPULSE_DATA_DIR"] = str(data_dir)
     get_settings.cache_clear()
@@ -399,8 +442,29 @@ def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             os.environ["TICKERPULSE_DATA_DIR"] = previous
         get_settings.cache_clear()
-    # Tests that use the platform point their settings at it (platform_settings).
-    return data_dir
+
+
+@pytest.fixture(scope="session")
+def materialized_platform(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo universe run through every asset once, in a temporary Dagster instance.
+
+    Under xdist the pipeline runs once for the whole session, not once per worker (it is
+    the suite's most expensive fixture): the first worker to ask builds it in the session's
+    shared temporary folder, under a lock, and every worker then reads a copy of its own,
+    since tests write to the platform's stores (keys, requests, forecasts)."""
+    own = tmp_path_factory.mktemp("platform") / "var"
+    if not xdist_worker():
+        build_platform(own)
+        return own
+    shared = tmp_path_factory.getbasetemp().parent / "shared-platform"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "built").exists():
+            build_platform(shared / "var")
+            (shared / "built").touch()
+    shutil.copytree(shared / "var", own)
+    return own
 
 
 @pytest.fixture

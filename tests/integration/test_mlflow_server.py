@@ -1,5 +1,6 @@
 """Train, register, promote and load through a real MLflow server: PostgreSQL + S3 artifacts."""
 
+import os
 import socket
 import time
 import uuid
@@ -179,3 +180,36 @@ def test_with_basic_auth_only_the_platform_moves_the_champion(
     assert platform.by_alias(name, "champion").version == champion_version  # type: ignore[union-attr]
     platform.move_alias(name, "champion", champion.version.version, expected=champion_version)
     assert platform.by_alias(name, "champion").version == champion.version.version  # type: ignore[union-attr]
+
+
+def session_commands(port: int) -> list[str]:
+    """The command lines of every process in the session of the MLflow server on `port`
+    (scripts/mlflow.sh starts it in a session of its own: its workers are in it too)."""
+    commands = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                commands[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+    server = next(
+        pid
+        for pid, command in commands.items()
+        if b"mlflow server" in command and f"--port {port} ".encode() in command + b" "
+    )
+    session = os.getsid(server)
+    members = []
+    for pid, command in commands.items():
+        try:
+            if os.getsid(pid) == session:
+                members.append(command.decode(errors="replace"))
+        except OSError:
+            continue
+    return members
+
+
+def test_the_server_runs_no_job_consumers(mlflow_server: str) -> None:
+    # MLflow's job execution (its GenAI jobs; the platform runs none) started a job runner and
+    # seven huey consumers beside each server, about half a core busy while idle.
+    members = session_commands(int(mlflow_server.rsplit(":", 1)[1]))
+    assert members and not [c for c in members if "huey" in c or "_job_runner" in c], members

@@ -87,6 +87,7 @@ def panel_queries() -> list[tuple[str, str]]:
 @dataclass
 class Prometheus:
     url: str
+    env: dict[str, str]  # what scripts/prometheus.sh started it with
 
     def query(self, expr: str) -> dict:
         response = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10)
@@ -158,6 +159,9 @@ def prometheus(
     stop_traffic = threading.Event()
     prometheus_env = {
         **os.environ,
+        # A port of its own: `make up-full` (test_up_full, maybe in another worker) runs its
+        # Prometheus on the default one and polls its targets until it stops.
+        "TP_PROMETHEUS_PORT": str(free_port()),
         "TP_PROMETHEUS_DIR": str(tmp_path / "prometheus"),
         "TP_PROMETHEUS_API_TARGET": f"127.0.0.1:{api_port}",
         "TP_PROMETHEUS_RELAY_TARGET": f"127.0.0.1:{relay_port}",
@@ -174,7 +178,7 @@ def prometheus(
             [script, "start"], env=prometheus_env, capture_output=True, text=True, timeout=600
         )
         assert started.returncode == 0, f"scripts/prometheus.sh start failed:\n{started.stderr}"
-        yield Prometheus(started.stdout.strip().splitlines()[-1])
+        yield Prometheus(started.stdout.strip().splitlines()[-1], prometheus_env)
     finally:
         stop_traffic.set()
         subprocess.run([script, "stop"], env=prometheus_env, timeout=60, check=False)
@@ -242,3 +246,19 @@ def test_alerts_that_the_data_calls_for_are_pending_or_firing(prometheus: Promet
     assert "TickerPulseApiDown" not in names and "TickerPulseApi5xxErrors" not in names
     # The volatility features of the synthetic tickers' last quarter are off their history.
     assert "TickerPulseFeatureDrift" in names
+
+
+def test_a_start_from_another_state_dir_refuses_a_port_held_by_another_prometheus(
+    prometheus: Prometheus, tmp_path: Path
+) -> None:
+    # Before, the second start printed the held port's URL and exited 0: its caller then
+    # scraped the other server's targets, and lost it when the other's owner stopped it.
+    env = {**prometheus.env, "TP_PROMETHEUS_DIR": str(tmp_path / "other")}
+    script = str(ROOT / "scripts" / "prometheus.sh")
+    second = subprocess.run([script, "start"], env=env, capture_output=True, text=True, timeout=120)
+    port = prometheus.env["TP_PROMETHEUS_PORT"]
+    assert second.returncode == 1, second
+    assert f"port {port} answers as a Prometheus not started from {tmp_path / 'other'}" in (
+        second.stderr
+    )
+    assert httpx.get(f"{prometheus.url}/-/ready", timeout=10).status_code == 200  # left running

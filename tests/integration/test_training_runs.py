@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import ROOT
+from tests.conftest import ROOT, redis_database
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.operational import OperationalStore
@@ -39,8 +39,8 @@ def platform_copy(materialized_platform: Path, tmp_path: Path) -> Path:
 def broker(request: pytest.FixtureRequest, platform_copy: Path) -> str:
     if request.param == "embedded":
         return f"sqla+sqlite:///{platform_copy / 'celery.db'}"
-    # Redis, in its own database: no other test's tasks.
-    return str(request.getfixturevalue("redis_url")).rsplit("/", 1)[0] + "/3"
+    # Redis, in a database of its own: no other test's tasks, no other test's workers.
+    return redis_database(str(request.getfixturevalue("redis_url")), "training_runs_broker")
 
 
 @pytest.fixture
