@@ -58,7 +58,9 @@ def _stage(stage: str, data_dir: Path, tickers: int) -> dict[str, float]:
         check=True,
         timeout=3600,
     )
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    # The figures are the last JSON line: a Dagster code server may log to stdout after it.
+    figures = [line for line in out.stdout.strip().splitlines() if line.startswith("{")]
+    return dict(json.loads(figures[-1]))
 
 
 def measure(tickers: int) -> list[dict[str, object]]:

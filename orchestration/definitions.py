@@ -5,6 +5,7 @@ import dagster as dg
 from orchestration import checks, jobs
 from orchestration.assets import features, ingestion, models, monitoring, predictions
 from orchestration.automation import automation_sensor
+from orchestration.memory import return_large_blocks
 from orchestration.resources import default_resources
 from orchestration.schedules import after_the_close
 from orchestration.sensors import (
@@ -13,6 +14,9 @@ from orchestration.sensors import (
     inbox_files,
     ticker_universe,
 )
+
+# Every process that loads the code location runs steps in itself (in_process_executor).
+return_large_blocks()
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([ingestion, features, models, predictions, monitoring]),

@@ -8,6 +8,7 @@ from orchestration.assets.ingestion import clean_prices, raw_prices
 from orchestration.assets.models import price_model
 from orchestration.assets.monitoring import feature_drift
 from orchestration.assets.predictions import forecast_accuracy, price_forecasts
+from orchestration.memory import trim_heap_after_step
 from orchestration.resources import InboxResource, OperationalStoreResource
 from tickerpulse.inbox import process_file
 
@@ -31,7 +32,8 @@ train_and_forecast = dg.define_asset_job(
     description="Features for the whole universe, walk-forward training and promotion, forecasts, drift.",
     # The run is one MLflow run (dagster-mlflow): every step's hook reports, so a failure
     # anywhere ends it FAILED and the job's last step ends it FINISHED.
-    hooks={end_mlflow_on_run_finished},
+    # Its steps share one process (in_process_executor): each gives back what it freed.
+    hooks={end_mlflow_on_run_finished, trim_heap_after_step},
 )
 
 

@@ -40,7 +40,7 @@ LONGEST_WINDOW = max(*RETURN_WINDOWS, *VOLATILITY_WINDOWS, 50)
 _GAP = LONGEST_WINDOW
 
 
-class _ByTicker:
+class ByTicker:
     """Window operations per ticker on a panel sorted by ticker, then date.
 
     Each ticker's history is one column of a matrix (row k = its k-th session), followed by
@@ -63,9 +63,19 @@ class _ByTicker:
         return flat
 
     def rolling(
-        self, values: pd.Series | np.ndarray, window: int, how: str, **options: int
+        self,
+        values: pd.Series | np.ndarray,
+        window: int,
+        how: str,
+        min_periods: int | None = None,
+        **options: int,
     ) -> np.ndarray:
-        rolled = getattr(pd.Series(self._flat(values)).rolling(window, min_periods=window), how)
+        """`min_periods` below `window` still never reaches the ticker before: the gap
+        between them is at least `window` NaN rows, which a window skips (window <= _GAP)."""
+        if window > _GAP:
+            raise ValueError(f"a window of {window} would reach across the {_GAP}-row gap")
+        minimum = window if min_periods is None else min_periods
+        rolled = getattr(pd.Series(self._flat(values)).rolling(window, min_periods=minimum), how)
         return rolled(**options).to_numpy()[self.flat_index]
 
     def shift(self, values: pd.Series | np.ndarray, periods: int = 1) -> np.ndarray:
@@ -94,7 +104,7 @@ class _ByTicker:
 def compute_features(prices: pd.DataFrame) -> pd.DataFrame:
     """Features per (ticker, date) from a panel with ticker, date, open, high, low, close, volume."""
     panel = prices.sort_values(["ticker", "date"]).reset_index(drop=True)
-    by = _ByTicker(panel["ticker"])
+    by = ByTicker(panel["ticker"])
     close = panel["close"].to_numpy(dtype=float)
     log_close = np.log(close)
     previous_close = by.shift(close)

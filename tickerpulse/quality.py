@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tickerpulse.calendar import trading_days
+from tickerpulse.features import ByTicker
 
 NUMERIC = ["open", "high", "low", "close", "volume"]
 VALID_COLUMNS = ["date", "open", "high", "low", "close", "volume", "adj_close"]
@@ -185,6 +186,53 @@ def missing_sessions(dates: pd.Series, exchange: str = "XNYS") -> list[dt.date]:
     return [day for day in expected if day not in present]
 
 
+def calendar_gaps(prices: pd.DataFrame, exchange: str = "XNYS") -> pd.DataFrame:
+    """Per ticker of a (ticker, date) frame: trading days between its first and last date that
+    have no row, and the first of them; missing_sessions for every ticker from one calendar
+    lookup (a lookup per ticker cost 8 s at 500 tickers)."""
+    columns = ["ticker", "missing_days", "first_missing"]
+    if prices.empty:
+        return pd.DataFrame(columns=columns)
+    stamps = pd.to_datetime(prices["date"]).to_numpy(dtype="datetime64[D]")
+    sessions = np.array(
+        trading_days(stamps.min().item(), stamps.max().item(), exchange), dtype="datetime64[D]"
+    )
+    codes, tickers = pd.factorize(prices["ticker"], sort=True)
+    position = np.searchsorted(sessions, stamps)
+    is_session = (position < len(sessions)) & (
+        sessions[np.minimum(position, len(sessions) - 1)] == stamps
+    )
+    # Each (ticker, session) once, however many rows it has: duplicates are another check's.
+    present = np.sort(codes[is_session].astype(np.int64) * len(sessions) + position[is_session])
+    present = present[np.r_[True, present[1:] != present[:-1]]]  # np.unique hashed: 8 s here
+    held = np.bincount(present // len(sessions), minlength=len(tickers))
+    first = np.full(len(tickers), len(sessions))
+    last = np.full(len(tickers), -1)
+    np.minimum.at(first, codes, position)
+    np.maximum.at(last, codes, np.where(is_session, position, position - 1))
+    missing = np.maximum(last - first + 1, 0) - held
+    # The first missing session: where a ticker's k-th present session is not first + k, or
+    # the one after its run when the run is unbroken (its last row fell on no session).
+    owner = present // len(sessions)
+    rank = np.arange(len(present)) - np.searchsorted(owner, owner)
+    expected = first[owner] + rank
+    broken = (present % len(sessions)) != expected
+    first_gap = first + held
+    breaks = np.flatnonzero(broken)
+    if len(breaks):
+        _, first_break = np.unique(owner[breaks], return_index=True)
+        first_gap[owner[breaks][first_break]] = expected[breaks][first_break]
+    session_dates = [day.item() for day in sessions]
+    first_missing = [
+        session_dates[gap] if count > 0 else None
+        for gap, count in zip(first_gap, missing, strict=True)
+    ]
+    return pd.DataFrame(
+        {"ticker": tickers.astype(str), "missing_days": missing, "first_missing": first_missing},
+        columns=columns,
+    )
+
+
 # Common split ratios (new shares per old share); a reverse split 1:10 is 0.1.
 SPLIT_RATIOS = (2.0, 3.0, 4.0, 5.0, 1.5, 10.0, 0.5, 1 / 3, 0.25, 0.2, 0.1)
 _SPLIT_TOLERANCE = 0.03  # in log terms: a 2:1 split shows as a close ratio within 3 % of 2
@@ -197,16 +245,15 @@ def return_outliers(prices: pd.DataFrame, k: float = 8.0, window: int = 60) -> p
     so one crash cannot hide inside its own estimate. Outliers are flagged, never dropped.
     """
     panel = prices.sort_values(["ticker", "date"]).reset_index(drop=True)
-    log_close = pd.Series(np.log(panel["close"].to_numpy()), index=panel.index)
-    returns = log_close.groupby(panel["ticker"], sort=False).diff()
-    sigma = (
-        returns.abs()
-        .groupby(panel["ticker"], sort=False)
-        .transform(lambda r: r.shift(1).rolling(window, min_periods=20).median())
-        * 1.4826
-    )
-    z = returns / sigma
-    flagged = panel.assign(log_return=returns, sigma=sigma, z=z)[z.abs() > k]
+    # Every ticker in one pass of pandas' rolling median (features.ByTicker), not a Python
+    # call per ticker: 13 s -> about 1 s at 500 tickers x 20 years.
+    by = ByTicker(panel["ticker"])
+    log_close = np.log(panel["close"].to_numpy(dtype=float))
+    returns = log_close - by.shift(log_close)
+    sigma = by.rolling(by.shift(np.abs(returns)), window, "median", min_periods=20) * 1.4826
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = returns / sigma
+    flagged = panel.assign(log_return=returns, sigma=sigma, z=z)[np.abs(z) > k]
     return flagged[["ticker", "date", "close", "log_return", "sigma", "z"]].reset_index(drop=True)
 
 
@@ -225,7 +272,7 @@ def split_candidates(prices: pd.DataFrame) -> pd.DataFrame:
     matched = distance[np.arange(len(panel)), nearest] < _SPLIT_TOLERANCE
     found = panel.assign(
         previous_close=previous_close,
-        ratio=[SPLIT_RATIOS[i] for i in nearest],
+        ratio=np.array(SPLIT_RATIOS)[nearest],
     )[matched & jump.notna().to_numpy()]
     found = found.assign(split=found["ratio"].map(_ratio_label))
     return found[["ticker", "date", "previous_close", "open", "split"]].reset_index(drop=True)
@@ -251,6 +298,7 @@ def schema_problems(frame: pd.DataFrame, expected: list[str]) -> list[str]:
     if (
         "date" in frame
         and len(frame)
+        and frame["date"].dtype.kind != "M"  # datetime64: dates as the warehouse stores them
         and not all(isinstance(d, dt.date) for d in frame["date"].head(100))
     ):
         problems.append("date does not hold dates")

@@ -8,7 +8,11 @@ from orchestration.metadata import markdown_table
 from orchestration.resources import RegistryResource, WarehouseResource
 from tickerpulse.forecasting.accuracy import accuracy_by_version, realized_errors, served_coverage
 from tickerpulse.forecasting.champions import champion, load_champion, registered_name
-from tickerpulse.forecasting.forecast import champion_forecasts, publish_forecasts
+from tickerpulse.forecasting.forecast import (
+    forecastable_by_tickers,
+    latest_forecasts,
+    publish_forecasts,
+)
 from tickerpulse.settings import get_settings
 
 
@@ -25,18 +29,21 @@ def price_forecasts(
 ) -> dg.MaterializeResult:
     settings = get_settings()
     wh, reg = warehouse.warehouse, registry.registry
-    features = wh.read("price_features")
-    batches, skipped_all = [], set()
+    # Each ticker's latest complete row, read a hundred tickers at a time (the whole panel
+    # with a date object per row was the step's largest frame).
+    complete, skipped = forecastable_by_tickers(
+        wh.read_by_tickers("price_features", date_objects=False)
+    )
+    skipped_all = set(skipped)
+    batches = []
     for horizon in settings.horizons:
         served = champion(reg, registry.base_name, horizon)
         if served is None:
             name = registered_name(registry.base_name, horizon)
             raise dg.Failure(f"{name} has no champion: materialize price_model first")
-        forecasts, skipped = champion_forecasts(
-            load_champion(reg, served), features, horizon, settings.exchange
+        batches.append(
+            latest_forecasts(load_champion(reg, served), complete, horizon, settings.exchange)
         )
-        batches.append(forecasts)
-        skipped_all.update(skipped)
     everything = pd.concat(batches, ignore_index=True)
     publish_forecasts(wh, everything)
     if skipped_all:

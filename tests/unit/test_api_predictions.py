@@ -98,7 +98,9 @@ def test_models_show_champion_challenger_and_history(
     for horizon, scope in zip((1, 5), scopes, strict=True):
         version = champion_version(platform_settings, horizon)
         assert scope["champion"]["version"] == version
-        assert scope["champion"]["relative_mae"] <= 1.0
+        # The gate's rule: a champion beats the random walk, or is it. (A random walk chosen
+        # by the nested selection carries the procedure's figures, which may sit above 1.0.)
+        assert scope["champion"]["relative_mae"] < 1.0 or scope["champion"]["model"] == "naive"
         # What the model card shows: the gate's p-value, coverage by volatility tercile and
         # fold by fold.
         champion = scope["champion"]

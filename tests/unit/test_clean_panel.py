@@ -48,7 +48,9 @@ def test_each_partition_is_written_from_the_universe(tmp_path: Path) -> None:
     for ticker, rows in raw.groupby("ticker"):
         store.upsert_prices(str(ticker), "test", rows[rows["volume"] >= 0].drop_duplicates("date"))
     warehouse = ParquetWarehouse(tmp_path / "warehouse")
-    written = clean_partitions(store, warehouse, ["AAA", "BBB", "CCC", "NONE"])
+    # Two tickers a read: the chunks of a universe are cleaned and written as the whole is.
+    written = clean_partitions(store, warehouse, ["AAA", "BBB", "CCC", "NONE"], per_read=2)
+    assert [w["ticker"] for w in written] == ["AAA", "BBB", "CCC", "NONE"]
     counts = {w["ticker"]: w["rows"] for w in written}
     assert counts["NONE"] == 0 and counts["AAA"] == (raw["ticker"] == "AAA").sum()
     for ticker in ("AAA", "BBB", "CCC"):

@@ -13,7 +13,7 @@ from tickerpulse.cleaning import clean_ticker_prices
 from tickerpulse.features import FEATURES, add_targets, compute_features
 from tickerpulse.forecasting.evaluation import modelling_rows
 from tickerpulse.forecasting.models import CANDIDATES
-from tickerpulse.settings import Settings
+from tickerpulse.settings import Settings, get_settings
 from tickerpulse.sources.synthetic import SyntheticSource
 from tickerpulse.stores.operational import OperationalStore
 from tickerpulse.stores.warehouse import open_warehouse
@@ -40,8 +40,11 @@ def evaluate(*args: str) -> tuple[int, str]:
 
 
 def test_json_report_gives_the_nested_selection_its_significance_and_the_gate(
-    settings: Settings,
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The default walk-forward, not the suite's shorter one (tests/conftest.py).
+    monkeypatch.delenv("WALK_FORWARD_TEST_SESSIONS")
+    get_settings.cache_clear()
     store_clean(settings, "EVAL", synthetic(6))
     code, output = evaluate("--ticker", "eval", "--horizon", "5", "--json")
     assert code == 0, output

@@ -7,7 +7,12 @@ import pytest
 
 from tests.conftest import synthetic_panel
 from tickerpulse.features import FEATURES, add_targets, compute_features
-from tickerpulse.forecasting.evaluation import NotEnoughHistory, conformal_quantile, walk_forward
+from tickerpulse.forecasting.evaluation import (
+    NotEnoughHistory,
+    conformal_quantile,
+    evaluate_folds,
+    walk_forward,
+)
 from tickerpulse.forecasting.forecast import LoadedChampion, champion_forecasts
 from tickerpulse.forecasting.models import CANDIDATES, model_inputs
 from tickerpulse.forecasting.promotion import decide
@@ -280,3 +285,71 @@ def test_a_model_fitted_before_the_ticker_input_still_forecasts() -> None:
     forecasts, skipped = champion_forecasts(champion, FEATURE_PANEL, 1)
     assert skipped == [] and len(forecasts) == 4
     assert (forecasts["forecast"] != forecasts["last_close"]).all()
+
+
+def test_every_candidate_of_a_fold_fits_on_the_same_rows_on_one_thread() -> None:
+    # Gradient boosting's OpenMP threads spin after a fit; a two-thread BLAS call after it
+    # waited seconds for a core on the 2-core machine (5.6 s for a 0.07 s Ridge). BLAS and
+    # OpenMP both run one thread while walking forward.
+    from threadpoolctl import threadpool_info
+
+    fitted: dict[str, list[pd.Index]] = {"a": [], "b": []}
+    blas_threads: list[int] = []
+
+    def spy(name: str) -> type:
+        class Spy:
+            def fit(self, features: pd.DataFrame, target: pd.Series) -> "Spy":
+                fitted[name].append(features.index)
+                blas_threads.extend(pool["num_threads"] for pool in threadpool_info())
+                return self
+
+            def predict(self, features: pd.DataFrame) -> np.ndarray:
+                return np.zeros(len(features))
+
+        return Spy
+
+    evaluations = evaluate_folds(
+        add_targets(FEATURE_PANEL, 1),
+        FEATURES,
+        {"a": spy("a"), "b": spy("b")},
+        1,
+        folds=3,
+        max_train_rows=2000,
+    )
+    assert [len(e.fold_metrics) for e in evaluations] == [3, 3]
+    assert all(a.equals(b) for a, b in zip(fitted["a"], fitted["b"], strict=True))
+    assert set(blas_threads) == {1}
+
+
+def test_a_fold_cap_scores_the_same_sessions_in_fewer_wider_folds() -> None:
+    dataset = add_targets(FEATURE_PANEL, 1)
+    kwargs = {"test_dates": 21, "test_sessions": 210}
+    quarterly = walk_forward(
+        dataset, FEATURES, partial(CANDIDATES["naive"], 1), "naive", 1, **kwargs
+    )
+    capped = walk_forward(
+        dataset, FEATURES, partial(CANDIDATES["naive"], 1), "naive", 1, max_folds=4, **kwargs
+    )
+    assert (quarterly.metrics["n_folds"], capped.metrics["n_folds"]) == (11, 4)
+    assert capped.test_dates == 70  # 10 scored folds of 21 = 210 sessions, in 3 of 70
+    scored = capped.predictions[capped.predictions["fold"] > 0]["date"]
+    assert scored.nunique() == 210
+    assert scored.max() == quarterly.predictions["date"].max()
+
+
+def test_the_ridge_per_ticker_holdout_solved_in_numpy_is_sklearn_s() -> None:
+    from tickerpulse.forecasting import per_ticker
+
+    inputs, target = _panel_with_one_different_ticker({"OWN": 1500, "P1": 1500, "P2": 1500})
+    fast = CANDIDATES["ridge_per_ticker"](1).fit(inputs, target)
+    assert per_ticker._standardized_ridge(fast.estimator) is not None
+    original = per_ticker._standardized_ridge
+    try:
+        per_ticker._standardized_ridge = lambda estimator: None  # every fit through sklearn
+        slow = CANDIDATES["ridge_per_ticker"](1).fit(inputs, target)
+    finally:
+        per_ticker._standardized_ridge = original
+    assert fast.own_.keys() == slow.own_.keys() and "OWN" in fast.own_
+    for ticker, maes in slow.holdout_mae_.items():
+        np.testing.assert_allclose(fast.holdout_mae_[ticker], maes, rtol=1e-9)
+    np.testing.assert_allclose(fast.predict(inputs), slow.predict(inputs))

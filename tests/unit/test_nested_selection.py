@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tickerpulse.forecasting.evaluation import Evaluation, NotEnoughHistory, fold_count
+from tickerpulse.forecasting.evaluation import Evaluation, NotEnoughHistory, fold_count, fold_plan
 from tickerpulse.forecasting.nested import nested_selection
 
 ROWS = 10  # per fold, one ticker, one row a date
@@ -87,3 +87,14 @@ def test_the_folds_cover_two_thousand_sessions_where_the_history_allows() -> Non
     assert fold_count(2100, horizon=1, test_dates=21, test_sessions=210) == 11
     with pytest.raises(NotEnoughHistory, match="needs at least 377"):
         fold_count(376, horizon=1)  # 250 + 1 + 2 x 63 = 377
+
+
+def test_a_fold_cap_widens_the_folds_to_keep_testing_the_same_sessions() -> None:
+    # 33 quarterly folds of five candidates took over 20 minutes at 500 tickers: at most 8,
+    # each wider, still scoring the last 2,000 sessions (7 x 286 = 2,002).
+    assert fold_plan(8000, horizon=1, max_folds=8) == (8, 286)
+    assert fold_plan(8000, horizon=1) == (33, 63)  # no cap: quarterly, as before
+    assert fold_plan(800, horizon=1, max_folds=8) == (8, 63)  # already few enough
+    # 2,100 dates: 29 quarterly folds score 28 x 63 = 1,764 sessions; folds of 1,764 / 7 = 252
+    # leave room for 7 of them after the first year, (2100 - 251) // 252.
+    assert fold_plan(2100, horizon=1, max_folds=8) == (7, 252)

@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -159,6 +160,24 @@ class TestWarehouse:
         assert list(summary["ticker"]) == ["AAA", "BBB"]
         assert list(summary["rows"]) == [len(panel) // 2] * 2
 
+    def test_reads_by_tickers(self, store_settings: Settings) -> None:
+        warehouse = open_warehouse(store_settings.warehouse_url)
+        panel = synthetic_panel(("AAA", "BBB", "CCC"), years=1)
+        for ticker, rows in panel.groupby("ticker"):
+            warehouse.write_partition("clean_prices", str(ticker), rows.drop(columns="ticker"))
+        chosen = warehouse.read("clean_prices", tickers=["CCC", "AAA"])
+        assert list(chosen["ticker"].unique()) == ["AAA", "CCC"]
+        assert len(chosen) == 2 * len(panel) // 3
+        # With a date bound the read is a query (chDB or ClickHouse), not the Parquet files.
+        queried = warehouse.read("clean_prices", start=dt.date(2026, 10, 1), tickers=["BBB"])
+        assert set(queried["ticker"]) == {"BBB"}
+        assert min(queried["date"]) >= dt.date(2026, 10, 1)
+        assert warehouse.partitions("clean_prices") == ["AAA", "BBB", "CCC"]
+        chunks = list(warehouse.read_by_tickers("clean_prices", per_read=2))
+        assert [list(chunk["ticker"].unique()) for chunk in chunks] == [["AAA", "BBB"], ["CCC"]]
+        whole = warehouse.read("clean_prices")
+        pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+
     def test_a_shorter_rewrite_leaves_no_stale_rows(self, store_settings: Settings) -> None:
         warehouse = open_warehouse(store_settings.warehouse_url)
         days = [dt.date(2024, 1, d) for d in (2, 3, 4)]
@@ -176,6 +195,27 @@ class TestWarehouse:
         assert list(warehouse.read("clean_prices", "AAA")["close"]) == [7.0, 8.0]
         assert list(warehouse.read("clean_prices", "BBB")["close"]) == [4.0, 5.0, 6.0]
         assert warehouse.version("clean_prices", "AAA") != before
+
+    def test_a_panel_written_at_once_replaces_each_of_its_tickers(
+        self, store_settings: Settings
+    ) -> None:
+        warehouse = open_warehouse(store_settings.warehouse_url)
+        panel = synthetic_panel(("AAA", "BBB", "CCC"), years=1)
+        first = panel.sort_values(["ticker", "date"], ignore_index=True)
+        warehouse.write_partitions("clean_prices", first, ticker_spans(first))
+        # Again, shorter: AAA loses its last ten days, BBB every row (an empty span), CCC
+        # gets new closes; what the panel does not name stays.
+        warehouse.write_partition("clean_prices", "ZZZ", first.head(3).drop(columns="ticker"))
+        again = first[first["ticker"] != "BBB"].copy()
+        again = again.drop(again[again["ticker"] == "AAA"].index[-10:])
+        again.loc[again["ticker"] == "CCC", "close"] = 1.0
+        again = again.reset_index(drop=True)
+        spans = {**ticker_spans(again), "BBB": (0, 0)}
+        warehouse.write_partitions("clean_prices", again, spans)
+        stored = warehouse.read("clean_prices")
+        rows = stored.groupby("ticker").size().to_dict()
+        assert rows == {"AAA": len(first) // 3 - 10, "CCC": len(first) // 3, "ZZZ": 3}
+        assert set(stored.loc[stored["ticker"] == "CCC", "close"]) == {1.0}
 
     def test_missing_tables_read_as_empty(self, store_settings: Settings) -> None:
         warehouse = open_warehouse(store_settings.warehouse_url)
@@ -271,6 +311,31 @@ class TestSharedChdbWarehouse:
     def test_a_directory_given_as_a_host_is_refused(self) -> None:
         with pytest.raises(ValueError, match="ABSOLUTE/DIR"):
             open_warehouse("clickhouse+chdb://warehouse/tickerpulse")
+
+
+def ticker_spans(panel: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Each ticker's (first row, row count) in a panel sorted by ticker."""
+    sizes = panel.groupby("ticker", sort=True).size()
+    starts = sizes.cumsum() - sizes
+    return {str(t): (int(starts[t]), int(sizes[t])) for t in sizes.index}
+
+
+def test_clickhouse_replaces_a_panels_tickers_with_one_delete() -> None:
+    # Each DELETE is a mutation of the table's parts that the writer waits for: one per
+    # ticker made cleaning 500 tickers in full mode take minutes.
+    database = f"t{uuid.uuid4().hex[:12]}"
+    warehouse = open_warehouse(f"clickhouse+chdb://memory/{database}")
+    panel = synthetic_panel(("AAA", "BBB", "CCC", "DDD"), years=1)
+    panel = panel.sort_values(["ticker", "date"], ignore_index=True)
+    for _ in range(2):
+        warehouse.write_partitions("clean_prices", panel, ticker_spans(panel))
+    assert len(warehouse.read("clean_prices")) == len(panel)
+    with warehouse._client() as client:  # type: ignore[attr-defined]
+        mutations = client.command(
+            "SELECT count() FROM system.mutations WHERE database = {db:String}",
+            parameters={"db": database},
+        )
+    assert int(mutations) == 2  # one per write, not one per ticker (8)
 
 
 class TestParquetWarehouse:

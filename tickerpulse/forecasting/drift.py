@@ -33,14 +33,12 @@ def feature_drift(
     dates = np.sort(features["date"].unique())
     if len(dates) <= recent_sessions:
         raise ValueError(f"{len(dates)} dates: drift needs more than {recent_sessions}")
-    cutoff = dates[-recent_sessions]
-    reference = features[features["date"] < cutoff]
-    recent = features[features["date"] >= cutoff]
+    is_recent = features["date"].to_numpy() >= dates[-recent_sessions]
     rows = []
     for column in columns:
-        psi = population_stability_index(
-            reference[column].to_numpy(float), recent[column].to_numpy(float)
-        )
+        # One column at a time: two filtered copies of the universe's panel cost a gigabyte.
+        values = features[column].to_numpy(float)
+        psi = population_stability_index(values[~is_recent], values[is_recent])
         status = "shifted" if psi > SHIFTED else "watch" if psi > WATCH else "stable"
         rows.append({"feature": column, "psi": psi, "status": status})
     return pd.DataFrame(rows).sort_values("psi", ascending=False).reset_index(drop=True)

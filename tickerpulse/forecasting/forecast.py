@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,8 +82,32 @@ def champion_forecasts(
     it could not forecast. The batch asset calls it with every ticker's features, the API with
     one ticker's."""
     complete, skipped = forecastable(features)
+    return latest_forecasts(champion, complete, horizon, exchange), skipped
+
+
+def forecastable_by_tickers(chunks: Iterable[pd.DataFrame]) -> tuple[pd.DataFrame, list[str]]:
+    """forecastable over a universe read a few whole tickers at a time: each ticker's latest
+    row and its tercile are its own, so the panel is never held whole. Dates as date objects
+    (a chunk read with datetime64 ones converts only the latest rows)."""
+    parts, skipped = [], []
+    for chunk in chunks:
+        complete, left_out = forecastable(chunk)
+        parts.append(complete)
+        skipped += left_out
+    if not parts:
+        return pd.DataFrame(), []
+    complete = pd.concat(parts, ignore_index=True)
+    if complete["date"].dtype.kind == "M":
+        complete["date"] = complete["date"].dt.date
+    return complete, sorted(skipped)
+
+
+def latest_forecasts(
+    champion: LoadedChampion, complete: pd.DataFrame, horizon: int, exchange: str = "XNYS"
+) -> pd.DataFrame:
+    """`champion` on forecastable's rows: the forecast table of champion_forecasts."""
     if complete.empty:
-        return pd.DataFrame(columns=FORECAST_COLUMNS), skipped
+        return pd.DataFrame(columns=FORECAST_COLUMNS)
     estimator = champion.estimator
     predicted = estimator.predict(input_frame(estimator, complete, FEATURES))
     scale = interval_scale(complete, horizon)
@@ -108,7 +133,7 @@ def champion_forecasts(
     out["model_version"] = champion.version
     out["model"] = champion.model
     out["created_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return out[FORECAST_COLUMNS], skipped
+    return out[FORECAST_COLUMNS]
 
 
 def forecast_record(row: pd.Series) -> dict[str, Any]:

@@ -8,10 +8,11 @@ no champion serves yet, the random walk is registered and serves.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import pandas as pd
 from sklearn.base import RegressorMixin
 
@@ -22,10 +23,10 @@ from tickerpulse.forecasting.evaluation import (
     FOLD_DATES,
     TEST_SESSIONS,
     Evaluation,
+    evaluate_folds,
     losses,
-    modelling_rows,
+    recent_rows,
     training_sample,
-    walk_forward,
     walk_forward_rows,
 )
 from tickerpulse.forecasting.models import BASELINE, CANDIDATES, model_inputs
@@ -65,32 +66,59 @@ def evaluate_candidates(
     test_dates: int = FOLD_DATES,
     test_sessions: int = TEST_SESSIONS,
     max_train_rows: int | None = None,
+    max_folds: int | None = None,
+    rows: pd.DataFrame | None = None,
 ) -> list[Evaluation]:
     """Every candidate on the same folds of `test_dates` (the retraining schedule); `folds`
-    None: as many as cover the last `test_sessions` dates where the history allows.
-    `max_train_rows`: each fit on a sample of at most that many rows (the same sample for
-    every candidate of a fold)."""
-    rows = walk_forward_rows(add_targets(features, horizon), FEATURES)
-    return [
-        walk_forward(
-            rows,
-            FEATURES,
-            partial(make_model, horizon),
-            name,
-            horizon,
-            folds,
-            test_dates,
-            train_dates,
-            test_sessions,
-            max_train_rows,
-            prepared=True,
-        )
-        for name, make_model in candidates.items()
-    ]
+    None: as many as cover the last `test_sessions` dates where the history allows, at most
+    `max_folds` (wider ones then). `max_train_rows`: each fit on a sample of at most that
+    many rows (the same sample for every candidate of a fold). `rows`: `features` already
+    prepared by candidate_rows (the caller keeps it for the final fit)."""
+    prepared = candidate_rows(features, horizon) if rows is None else rows
+    return evaluate_folds(
+        prepared,
+        FEATURES,
+        {name: partial(make_model, horizon) for name, make_model in candidates.items()},
+        horizon,
+        folds,
+        test_dates,
+        train_dates,
+        test_sessions,
+        max_train_rows,
+        prepared=True,
+        max_folds=max_folds,
+    )
+
+
+def candidate_rows(features: pd.DataFrame, horizon: int) -> pd.DataFrame:
+    """The rows walk-forward and the final fit read: labelled for `horizon`, usable, ranked."""
+    return walk_forward_rows(add_targets(features, horizon), FEATURES)
+
+
+def universe_candidate_rows(chunks: Iterable[pd.DataFrame], horizon: int) -> pd.DataFrame:
+    """candidate_rows of a universe read a few whole tickers at a time: labels, usability and
+    volatility terciles are each ticker's own, so a chunk's rows are the ones the whole panel
+    gives them, and only the order (date, then ticker) is set over all of them. The panel and
+    its labelled copy are never held whole: at 500 tickers x 20 years they took training
+    past 3 GiB. Each column is joined and ordered alone, so the rows exist about once."""
+    pieces: dict[str, list[np.ndarray]] = {}
+    for chunk in chunks:
+        rows = candidate_rows(chunk, horizon)
+        for name in rows.columns:
+            # A copy: a column of the chunk's frame is a view that would keep all of it.
+            pieces.setdefault(name, []).append(rows[name].to_numpy().copy())
+        del rows
+    if not pieces:
+        raise ValueError("no feature rows to train on")
+    tickers = pd.factorize(np.concatenate(pieces["ticker"]), sort=True)[0]
+    order = np.lexsort((tickers, np.concatenate(pieces["date"])))
+    columns = {name: np.concatenate(pieces.pop(name))[order] for name in list(pieces)}
+    # copy=False: one block per column, not a second, consolidated copy of every row.
+    return pd.DataFrame(columns, copy=False)
 
 
 def train_horizon(
-    features: pd.DataFrame,
+    features: pd.DataFrame | None,
     horizon: int,
     *,
     base_name: str,
@@ -105,18 +133,39 @@ def train_horizon(
     test_sessions: int = TEST_SESSIONS,
     guard: Callable[[], None] | None = None,
     max_train_rows: int | None = None,
+    max_folds: int | None = None,
+    prepared: pd.DataFrame | None = None,
 ) -> TrainingOutcome:
     """`guard` runs before every alias move and raises to stop it (the training lease's
     check that it is still held). `run_tags` go on the registered version's MLflow run: the caller's lineage (which
     orchestrator run trained it, under which parent run). A registry that fails raises
     RegistryUnavailable and training stops there: the gate never mistakes an outage for "no
-    champion", and an alias change is recorded only after the registry made it."""
+    champion", and an alias change is recorded only after the registry made it.
+    `prepared`: the candidate rows already built (universe_candidate_rows), `features` then None."""
+    if prepared is None:
+        if features is None:
+            raise ValueError("train_horizon needs features or prepared rows")
+        prepared = candidate_rows(features, horizon)
     evaluations = evaluate_candidates(
-        features, horizon, folds, train_dates, candidates, test_dates, test_sessions, max_train_rows
+        prepared,
+        horizon,
+        folds,
+        train_dates,
+        candidates,
+        test_dates,
+        test_sessions,
+        max_train_rows,
+        max_folds,
+        rows=prepared,
     )
     nested = nested_selection(evaluations)
     best = nested.final
-    rows = modelling_rows(add_targets(features, horizon), FEATURES, train_dates)
+    # The same rows as walk-forward's (usable, date then ticker), not a second copy of the
+    # panel; a rolling window keeps its last `train_dates` dates.
+    rows = recent_rows(prepared, train_dates)
+    # Every row again only if the random walk, not among the candidates, must be walked forward.
+    fallback_rows = prepared if BASELINE not in candidates else None
+    del prepared
     name = registered_name(base_name, horizon)
     # The procedure's figures are the ones judged; the registered candidate's quantiles give
     # the intervals it serves with.
@@ -194,7 +243,7 @@ def train_horizon(
             operational_store,
             base_name,
             evaluations,
-            features,
+            fallback_rows,
             rows,
             horizon,
             train_dates,
@@ -229,7 +278,7 @@ def _random_walk_serves(
     operational_store: OperationalStore,
     base_name: str,
     evaluations: list[Evaluation],
-    features: pd.DataFrame,
+    prepared: pd.DataFrame | None,
     rows: pd.DataFrame,
     horizon: int,
     train_dates: int | None,
@@ -241,13 +290,15 @@ def _random_walk_serves(
     name = registered_name(base_name, horizon)
     naive = next((e for e in evaluations if e.model == BASELINE), None)
     if naive is None:  # the candidates offered left it out; its intervals still need scores
+        assert prepared is not None  # train_horizon keeps them for this case
         naive = evaluate_candidates(
-            features,
+            prepared,
             horizon,
             len(evaluations[0].fold_metrics),
             train_dates,
             {BASELINE: CANDIDATES[BASELINE]},
-            test_dates,
+            evaluations[0].test_dates or test_dates,  # the same folds, widened or not
+            rows=prepared,
         )[0]
     metrics = {**naive.metrics, **naive.quantiles}
     version = _register(
@@ -306,14 +357,15 @@ def _register(
             "window": window,
             "features": ",".join(FEATURES),
             "tickers": ",".join(sorted(rows["ticker"].unique())),
-            "data_start": str(rows["date"].min()),
-            "data_end": str(rows["date"].max()),
+            # A date either way, whether the features came with date objects or datetime64.
+            "data_start": str(pd.Timestamp(rows["date"].min()).date()),
+            "data_end": str(pd.Timestamp(rows["date"].max()).date()),
             "training_rows": len(fitted_on),
             "max_train_rows": max_train_rows if max_train_rows is not None else "all",
         },
         metrics=metrics,
         fold_metrics=fold_metrics,
-        input_example=rows[inputs].head(5),
+        input_example=rows.head(5)[inputs],  # not every row's inputs copied first
         tags={**(tags or {}), "model": model, "horizon": str(horizon)},
         artifacts=artifacts,
         figures=figures,

@@ -8,16 +8,19 @@ are separate processes. So nothing shares a chDB directory: files are written at
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from tickerpulse.errors import WarehouseUnavailable
@@ -26,10 +29,14 @@ from tickerpulse.stores.warehouse.base import (
     ROW_KEYS,
     Warehouse,
     _check_table,
+    _dates_as_dates,
     replace_rows,
 )
 from tickerpulse.symbols import require_symbol
 
+# The tables read whole at universe size (features, checks, training): their files hold the
+# table's plain columns, so pyarrow gives what chDB's SELECT gives.
+WHOLE_TABLE_READS = ("clean_prices", "price_features")
 _session_lock = threading.Lock()
 _session: Any = None
 
@@ -77,10 +84,13 @@ class ParquetWarehouse(Warehouse):
                 body.schema.get_field_index("date"), "date", body["date"].cast(pa.date32())
             )
         for ticker, (first, count) in spans.items():
-            part = body.slice(first, count)
-            part = part.append_column("ticker", pa.array([ticker] * count, pa.string()))
             targets[ticker].parent.mkdir(parents=True, exist_ok=True)
-            self._write_file(targets[ticker], part)
+            ticker_column = pa.array([ticker] * count, pa.string())
+            self._write_file(
+                targets[ticker], body.slice(first, count).append_column("ticker", ticker_column)
+            )
+        del body
+        _release_arrow_memory()
 
     def _write_file(self, target: Path, arrow: pa.Table) -> None:
         handle, temp = tempfile.mkstemp(dir=target.parent, suffix=".parquet.tmp")
@@ -119,6 +129,58 @@ class ParquetWarehouse(Warehouse):
             stamps.append(f"{found.st_mtime_ns}:{found.st_ino}")
         return ",".join(stamps)
 
+    def read(
+        self,
+        table: str,
+        ticker: str | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        columns: str = "*",
+        date_objects: bool = True,
+        tickers: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """A table of WHOLE_TABLE_READS (every ticker or the `tickers` given, no date bounds,
+        plain column names) is read from its files with pyarrow, in the order chDB's ORDER BY
+        gives; anything else goes through chDB. chDB's result for all of price_features
+        (551 MiB as a frame) took the process to 2.5 GiB; pyarrow's to 1.5 GiB."""
+        names = [name.strip() for name in columns.split(",")]
+        whole = (
+            table in WHOLE_TABLE_READS
+            and ticker is None
+            and start is None
+            and end is None
+            and (columns.strip() == "*" or all(name.isidentifier() for name in names))
+        )
+        if not whole:
+            return super().read(table, ticker, start, end, columns, date_objects, tickers)
+        _check_table(table)
+        if tickers is None:
+            files = sorted((self.root / table).glob("*.parquet"), key=lambda path: path.stem)
+        else:
+            files = [self._path(table, name) for name in sorted(set(tickers))]
+            files = [path for path in files if path.exists()]
+        if not files:
+            return pd.DataFrame()
+        wanted = None if columns.strip() == "*" else list(dict.fromkeys(["ticker", "date", *names]))
+        arrow = ds.dataset([str(path) for path in files], format="parquet").to_table(columns=wanted)
+        rows = arrow.to_pandas(date_as_object=False, self_destruct=True, split_blocks=True)
+        del arrow
+        _release_arrow_memory()
+        rows["date"] = rows["date"].astype("datetime64[s]")  # as chDB gives a Date
+        names_by_row, dates = rows["ticker"].to_numpy(dtype=object), rows["date"].to_numpy()
+        same = names_by_row[1:] == names_by_row[:-1]
+        later = names_by_row[1:] > names_by_row[:-1]
+        if not np.all(later | (same & (dates[1:] >= dates[:-1]))):
+            rows = rows.sort_values(["ticker", "date"], kind="stable", ignore_index=True)
+        if wanted is not None:
+            rows = rows[names]
+        return _dates_as_dates(rows) if date_objects else rows
+
+    def partitions(self, table: str) -> list[str]:
+        # The file names: no query, and no chDB session started for it.
+        _check_table(table)
+        return sorted(path.stem for path in (self.root / table).glob("*.parquet"))
+
     def _source(self, table: str, ticker: str | None) -> str | None:
         if ticker is not None:
             path = self._path(table, ticker)
@@ -140,6 +202,12 @@ class ParquetWarehouse(Warehouse):
         finally:
             _session_lock.release()
         return result if isinstance(result, pd.DataFrame) else pd.DataFrame()
+
+
+def _release_arrow_memory() -> None:
+    """Arrow's allocator (mimalloc) keeps what a read or write freed for its next one: at 500
+    tickers a step that read price_features whole kept about half a gigabyte of it after."""
+    pa.default_memory_pool().release_unused()
 
 
 @contextlib.contextmanager
