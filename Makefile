@@ -52,7 +52,7 @@ up-full: install web
 # servers, brokers and timeouts.
 PYTEST_WORKERS ?= 3
 test: install
-	@$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	@$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 test-fast: install
 	@$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not slow and not integration and not e2e"
