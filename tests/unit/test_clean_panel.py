@@ -1,6 +1,7 @@
 """Cleaning a universe in one pass gives each ticker what cleaning it alone gives."""
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,38 @@ def test_each_partition_is_written_from_the_universe(tmp_path: Path) -> None:
         assert np.allclose(stored["close"], expected["close"])
     assert written[0]["first_date"] == min(d for d in raw[raw["ticker"] == "AAA"]["date"])
     assert isinstance(written[0]["last_date"], dt.date)
+
+
+def test_the_next_chunk_is_read_while_one_is_written_and_no_further(tmp_path: Path) -> None:
+    """Reading overlaps writing by one chunk: never more, or a universe's memory would be
+    read ahead whole."""
+    store = OperationalStore(f"sqlite:///{tmp_path / 'raw.db'}")
+    raw = synthetic_panel(tuple(f"T{n}" for n in range(6)), years=1).assign(adj_close=np.nan)
+    for ticker, rows in raw.groupby("ticker"):
+        store.upsert_prices(str(ticker), "test", rows)
+    reads: list[tuple[str, ...]] = []
+    reads_at_write: list[int] = []
+    reading = store.read_panel
+
+    def read(symbols, fields):  # type: ignore[no-untyped-def]
+        reads.append(tuple(symbols))
+        return reading(symbols, fields)
+
+    store.read_panel = read  # type: ignore[method-assign]
+    warehouse = ParquetWarehouse(tmp_path / "warehouse")
+    writing = warehouse.write_partitions
+
+    def write(table, frame, spans):  # type: ignore[no-untyped-def]
+        # A slow write: the reader has time to run ahead, as far as it would.
+        deadline = time.monotonic() + 5
+        while len(reads) < min(len(reads_at_write) + 2, 3) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        reads_at_write.append(len(reads))
+        return writing(table, frame, spans)
+
+    warehouse.write_partitions = write  # type: ignore[method-assign]
+    written = clean_partitions(store, warehouse, [f"T{n}" for n in range(6)], per_read=2)
+    assert reads == [("T0", "T1"), ("T2", "T3"), ("T4", "T5")]
+    assert reads_at_write == [2, 3, 3]  # chunk k written while chunk k+1 was read, not k+2
+    assert sum(w["rows"] for w in written) == len(raw)
