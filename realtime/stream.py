@@ -32,16 +32,16 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from fastapi import APIRouter, WebSocket
-from starlette.routing import WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import TYPE_CHECKING, Any
 
 from realtime.hub import Hub, Subscriber, needs_token, valid_channel
 from tickerpulse.errors import DependencyUnavailable
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
+
+if TYPE_CHECKING:  # the relay's process (realtime/server.py) runs without FastAPI and Starlette
+    from fastapi import APIRouter, WebSocket
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +308,9 @@ class Streams:
 def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
     """The `/v1/stream` route over `hub`. Tokens are checked against the app's
     `state.api_keys` (an ApiKeyStore), which the app sets as it starts."""
+    from fastapi import APIRouter
+    from starlette.routing import WebSocketRoute
+
     router = APIRouter()
     # A plain Starlette route, not FastAPI's: the handler takes no dependencies, and FastAPI's
     # solving and exit stacks cost about 5 KB for every connection held open (issue 18).
@@ -393,6 +396,8 @@ class _Endpoint:
         self.stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.websockets import WebSocket
+
         await self.stream(WebSocket(scope, receive=receive, send=send), send)
 
 
