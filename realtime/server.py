@@ -356,3 +356,4 @@ class RelayServer:
             await asyncio.sleep(0.05)
         for transport in clients:
             transport.disconnect(False)
+        self.streams.stop_beating()

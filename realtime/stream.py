@@ -298,6 +298,10 @@ class Streams:
             if self.on_beat is not None:
                 self.on_beat(now)
 
+    def stop_beating(self) -> None:
+        for task in self._beating:
+            task.cancel()
+
     def keep_beating(self) -> None:
         loop = asyncio.get_running_loop()
         beating = self._beating
