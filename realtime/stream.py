@@ -17,8 +17,12 @@ of MAX_FRAME_BYTES, `max_messages_per_second` from a client, `max_connections_pe
 bad channel or message, 4401 no or an invalid token, 4408 no token within TOKEN_WAIT_SECONDS,
 4429 too many connections or messages, or a client so slow that its queue overflowed (it resumes with
 `last_seq`), 1009 a frame too large, 1001 the relay is shutting down. Peers that vanish
-without closing are found by the WebSocket ping uvicorn sends (`--ws-ping-interval`) and by a
-send that does not complete within `send_timeout_seconds`.
+without closing are found by WebSocket pings and by a send that does not complete within
+`send_timeout_seconds`.
+
+Two servers speak it: the API's Starlette route here (embedded; uvicorn sends the pings,
+`--ws-ping-interval`), and the relay's picows server (realtime/server.py), both through
+`Streams` and `_Connection`, which know nothing of either.
 """
 
 from __future__ import annotations
@@ -125,6 +129,17 @@ class _Connection:
     """One client's stream: its subscriber, its key once known, and the limits it holds to.
     Nothing of the server it runs on: Starlette's endpoint and the relay's picows server
     (realtime/server.py) both drive it."""
+
+    __slots__ = (
+        "allowance",
+        "hub",
+        "key_prefix",
+        "keys",
+        "last_message",
+        "limits",
+        "per_key",
+        "subscriber",
+    )
 
     def __init__(
         self, keys: ApiKeyStore | None, hub: Hub, limits: StreamLimits, per_key: Counter[str]
