@@ -9,10 +9,10 @@ it: no task per client, and each event's text is encoded to bytes once, not once
 
 A client whose socket does not take what it is sent makes its transport pause writing: its
 messages then wait in its subscriber's bounded queue (flushed as it resumes), an overflow
-closes it 4429, and one paused for longer than `send_timeout_seconds` is dropped. The one
-heartbeat task also pings the clients it has not heard from for PING_SECONDS and drops those
-that do not answer within PING_SECONDS (uvicorn's --ws-ping-interval/--ws-ping-timeout did
-that before): picows's own auto-ping is a task per connection.
+closes it 4429, and one paused for longer than `send_timeout_seconds` is dropped (checked by
+the one heartbeat task). One task pings the clients it has not heard from for PING_SECONDS
+and drops those that do not answer within PING_SECONDS more (uvicorn's --ws-ping-interval
+and --ws-ping-timeout did that before): picows's own auto-ping is a task per connection.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections import deque
 from typing import Any
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
 PING_SECONDS = 10.0  # a client not heard from this long is pinged, and dropped if it stays silent
+PING_TICK = 0.1
 # A slow client's bytes wait in its transport up to here, then as text in its subscriber's
 # queue (a reference to the hub's one text per event): asyncio's default of 64 KiB was a
 # copy of up to 64 KiB per slow client.
@@ -169,6 +171,7 @@ class _Stream(WSListener):
         self.subscriber.on_overflow = self.overflowed
         self.connection = relay.streams.connection(relay.keys)
         relay.clients.add(self)
+        relay.ring.append(self)
         self.task = asyncio.get_running_loop().create_task(self.open())
 
     async def open(self) -> None:
@@ -302,13 +305,21 @@ class _Stream(WSListener):
 class RelayServer:
     """`/v1/stream` over `hub` on picows, with `/healthz` and `/metrics` on the same port."""
 
-    def __init__(self, hub: Hub, limits: StreamLimits, keys: ApiKeyStore | None) -> None:
-        self.hub, self.keys = hub, keys
+    def __init__(
+        self,
+        hub: Hub,
+        limits: StreamLimits,
+        keys: ApiKeyStore | None,
+        ping_seconds: float = PING_SECONDS,
+    ) -> None:
+        self.hub, self.keys, self.ping_seconds = hub, keys, ping_seconds
         self.streams = Streams(hub, limits)
         self.streams.on_beat = self.check
         self.clients: set[_Stream] = set()
+        self.ring: deque[_Stream] = deque()  # the clients in the order `ping` visits them
         self.paused: set[_Stream] = set()
         self.server: asyncio.Server | None = None
+        self.pinging: asyncio.Task[None] | None = None
 
     def route(self, request: WSUpgradeRequest) -> _Stream | WSUpgradeResponseWithListener | None:
         """A listener for `/v1/stream`, a response for `/healthz` and `/metrics`, else None
@@ -331,8 +342,7 @@ class RelayServer:
         return WSUpgradeResponseWithListener(response, None)
 
     def check(self, now: float) -> None:
-        """On every heartbeat: drop clients whose sends have waited too long, ping those not
-        heard from for PING_SECONDS, and drop those that have not answered a ping."""
+        """On every heartbeat: drop clients whose sends have waited too long."""
         timeout = self.streams.limits.send_timeout_seconds
         for client in list(self.paused):
             since = client.subscriber.paused_since if client.subscriber else None
@@ -340,16 +350,29 @@ class RelayServer:
                 log.debug("dropping a client whose send waited %.1f s", now - since)
                 client.end()
                 client.transport.disconnect(False)
-        for client in list(self.clients):
-            transport = client.transport
-            if transport is None or now - client.heard < PING_SECONDS:
-                continue
-            if client.ping_sent is None:
-                client.ping_sent = now
-                transport.send_ping()
-            elif now - client.ping_sent > PING_SECONDS:
-                client.end()
-                transport.disconnect(False)
+
+    async def ping(self) -> None:
+        """Visit every client once per PING_SECONDS, a slice every PING_TICK: ping one silent
+        since the last visit, drop one that has not answered the last visit's ping. Pinging
+        from the heartbeat, every client due at one beat was pinged at once and they all
+        answered at once: every 11 s a stall of 150-200 ms here, and the clients' own."""
+        ring, period = self.ring, self.ping_seconds
+        while True:
+            await asyncio.sleep(PING_TICK)
+            now = time.monotonic()
+            for _ in range(math.ceil(len(ring) * PING_TICK / period)):
+                client = ring.popleft()
+                transport = client.transport
+                if client not in self.clients or transport is None:
+                    continue  # gone; it leaves the ring here
+                ring.append(client)
+                if client.ping_sent is not None:
+                    if now - client.ping_sent >= period:
+                        client.end()
+                        transport.disconnect(False)
+                elif now - client.heard >= period:
+                    client.ping_sent = now
+                    transport.send_ping()
 
     async def start(self, host: str, port: int) -> asyncio.Server:
         # One logger, not picows's default of a child Logger per connection (never freed by
@@ -368,6 +391,7 @@ class RelayServer:
             read_buffer_init_size=READ_BUFFER_BYTES,
             use_aiofastnet=False,
         )
+        self.pinging = asyncio.get_running_loop().create_task(self.ping())
         return self.server
 
     async def shutdown(self) -> None:
@@ -383,3 +407,5 @@ class RelayServer:
         for transport in clients:
             transport.disconnect(False)
         self.streams.stop_beating()
+        if self.pinging is not None:
+            self.pinging.cancel()

@@ -41,6 +41,7 @@ from tickerpulse.stores.operational import OperationalStore
 pytestmark = pytest.mark.slow
 
 MAX_CHANNELS, PER_IP, RATE = 5, 4, 10
+PING_SECONDS = 1.0  # in this process; the relay's is 10
 
 
 @dataclass
@@ -283,7 +284,7 @@ class InProcess:
 def in_process() -> Iterator[InProcess]:
     hub = Hub(replay=20)
     limits = StreamLimits(heartbeat_seconds=0.4, send_timeout_seconds=1.5)
-    relay = RelayServer(hub, limits, None)
+    relay = RelayServer(hub, limits, None, ping_seconds=PING_SECONDS)
     loop = asyncio.new_event_loop()
     port = free_port()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -422,3 +423,41 @@ def test_a_client_whose_sends_wait_past_the_send_timeout_is_dropped(
     waited, code = asyncio.run(run())
     assert waited < 5.0  # send_timeout_seconds 1.5, checked on each heartbeat (0.1 s)
     assert code is None  # dropped, not closed: its socket would not take a close frame
+
+
+def silent_peer(port: int) -> socket.socket:
+    """Completes the WebSocket handshake, then never reads or answers again: a dead peer."""
+    peer = socket.create_connection(("127.0.0.1", port), timeout=5)
+    peer.sendall(
+        (
+            "GET /v1/stream?channels=predictions:ACME HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert peer.recv(4096).startswith(b"HTTP/1.1 101")
+    return peer
+
+
+def test_a_peer_that_never_answers_a_ping_is_dropped_and_a_live_one_stays(
+    in_process: InProcess,
+) -> None:
+    port = int(in_process.url.split(":")[2].split("/")[0])
+
+    async def run() -> tuple[float, list[dict[str, Any]]]:
+        async with connect(in_process.url + "?channels=predictions:ACME") as live:
+            peer = silent_peer(port)
+            try:
+                await asyncio.to_thread(in_process.wait_for_subscribers, 2)
+                started = time.monotonic()
+                # Silent for a period, pinged, silent for another: gone within about three.
+                await asyncio.to_thread(in_process.wait_for_subscribers, 1, 4 * PING_SECONDS)
+                waited = time.monotonic() - started
+                await asyncio.to_thread(in_process.publish, 3)
+                return waited, await events(live, 3)
+            finally:
+                peer.close()
+
+    waited, received = asyncio.run(run())
+    assert PING_SECONDS <= waited <= 4 * PING_SECONDS
+    assert [m["data"]["n"] for m in received] == [0, 1, 2]
