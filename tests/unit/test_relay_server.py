@@ -134,6 +134,19 @@ def test_healthz_and_metrics_answer_on_the_stream_port_and_other_paths_are_404(
     assert relay.get("/v1/streams")[0] == 404
 
 
+def test_compression_offered_is_declined(relay: Process) -> None:
+    """permessage-deflate's zlib state was 34 KB per stream whose client offered it (browsers
+    do), for frames of a few hundred bytes."""
+
+    async def extensions() -> str | None:
+        async with connect(relay.ws, compression="deflate") as client:
+            assert client.request is not None and client.response is not None
+            assert "permessage-deflate" in client.request.headers["Sec-WebSocket-Extensions"]
+            return client.response.headers.get("Sec-WebSocket-Extensions")
+
+    assert asyncio.run(extensions()) is None
+
+
 def test_a_bad_channel_or_last_seq_is_closed_4400_with_its_reason(relay: Process) -> None:
     assert asyncio.run(closed(relay.ws + "?channels=predictions,bogus")) == (
         4400,
