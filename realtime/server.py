@@ -189,7 +189,10 @@ class _Stream(WSListener):
     async def first_text(self) -> str:
         while not self.inbox:
             self.waiter = asyncio.get_running_loop().create_future()
-            await self.waiter
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
         return self.inbox.popleft()
 
     async def work(self, message: dict[str, Any] | None) -> None:
