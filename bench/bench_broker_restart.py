@@ -2,7 +2,7 @@
 
 What runs, all on 127.0.0.1:
 - Kafka 4 (scripts/kafka.sh, port 29092), which this bench stops and starts again and again;
-- the relay, `uvicorn realtime.service:app`, in a process of its own and a fresh consumer group;
+- the relay, `python -m realtime.service`, in a process of its own and a fresh consumer group;
 - this process: the platform's producer (KafkaBus: idempotent, acks=all, the same object the
   API publishes predictions with), writing prediction-shaped events with unique ids for tickers
   T00..T29 (so every partition of `predictions` gets some), and one WebSocket client of the
@@ -41,6 +41,7 @@ from typing import Any
 from websockets.sync.client import connect
 
 from bench.load import ROOT, free_port, log_tail
+from launcher.services import relay_command
 from launcher.supervise import Service, port_in_use, wait_until_ready
 from runtime.consuming import consume_forever
 from tickerpulse.stores.events import KafkaBus
@@ -250,9 +251,12 @@ def start_relay(bootstrap: str, data_dir: Path) -> tuple[Service, str]:
         "TICKERPULSE_DATA_DIR": str(data_dir),
         "RELAY_GROUP": f"bench-relay-{uuid.uuid4().hex[:12]}",
     }
-    command = [sys.executable, "-m", "uvicorn", "realtime.service:app", "--port", str(port)]
-    command += ["--host", "127.0.0.1", "--log-level", "warning"]
-    relay = Service("relay", command, f"http://127.0.0.1:{port}/healthz", data_dir / "relay.log")
+    relay = Service(
+        "relay",
+        relay_command("127.0.0.1", port),
+        f"http://127.0.0.1:{port}/healthz",
+        data_dir / "relay.log",
+    )
     relay.start(env, ROOT)
     wait_until_ready([relay], 60, lambda _elapsed: None)
     return relay, f"ws://127.0.0.1:{port}/v1/stream?channels=predictions"

@@ -1,4 +1,4 @@
-"""The relay's fan-out under load: `uvicorn realtime.service:app` beside a naive broadcast loop,
+"""The relay's fan-out under load: the relay (picows) beside a naive broadcast loop (uvicorn),
 in the shape of issue 18: 10,000 WebSocket clients on one server process, 500 ticker channels
 at 1 event/s each, and then a tenth of the clients slow.
 
@@ -9,10 +9,11 @@ What runs where, all on 127.0.0.1 and on the same cores:
   writing prediction-shaped events for tickers T000..T499 round-robin to the `predictions`
   topic at RATE events/s (1 per ticker per second), each stamped with the wall-clock time of
   its produce call;
-- the server under test, one at a time, in its own process, with the uvicorn flags the
-  platform gives its stream servers (launcher/services.py STREAM_SERVER_FLAGS): the relay
-  (`uvicorn realtime.service:app`, in a fresh consumer group) or its peer, bench/naive_broadcast.py
-  (`for ws in subscribers: await ws.send_text(...)`, the same Kafka feed through KafkaBus);
+- the server under test, one at a time, in its own process: the relay
+  (`python -m realtime.service`, on picows, in a fresh consumer group) or its peer,
+  bench/naive_broadcast.py (`for ws in subscribers: await ws.send_text(...)`, the same Kafka
+  feed through KafkaBus) under uvicorn with the flags the platform gives uvicorn's stream
+  servers (launcher/services.py STREAM_SERVER_FLAGS);
 - CLIENT_PROCESSES processes of bench/stream_clients.py, together 10,000 WebSocket clients,
   CLIENTS_PER_TICKER on each `predictions:<TICKER>`, so every event is 20 deliveries. A
   client's latency is its receive time minus the event's produce time.
@@ -49,7 +50,7 @@ from typing import Any
 
 from bench.load import ROOT, free_port, log_tail
 from bench.stream_clients import raise_open_files_limit
-from launcher.services import STREAM_SERVER_FLAGS
+from launcher.services import STREAM_SERVER_FLAGS, relay_command
 from launcher.supervise import Service, port_in_use, wait_until_ready
 from tickerpulse.stores.events import KafkaBus
 
@@ -68,10 +69,11 @@ SLOW_SECONDS = float(os.environ.get("BENCH_STREAM_SLOW_SECONDS", "40"))
 DRAIN_SECONDS = 5.0
 P99_LIMIT_MS = 100.0
 KAFKA_PORT = int(os.environ.get("TP_KAFKA_PORT", "29092"))  # scripts/kafka.sh reads it too
+RELAY = "realtime.service"  # a module that runs its own server; the others are ASGI apps
 SERVERS = {
     name: app
     for name, app in {
-        "TickerPulse relay": "realtime.service:app",
+        "TickerPulse relay": RELAY,
         "naive broadcast loop": "bench.naive_broadcast:app",
     }.items()
     if app in os.environ.get("BENCH_STREAM_SERVERS", app).split(",")
@@ -330,10 +332,12 @@ def measure_server(app: str, bootstrap: str, folder: Path) -> list[Step]:
         # Every client of this bench comes from 127.0.0.1: lift the per-address cap.
         "STREAM_MAX_CONNECTIONS_PER_IP": "100000",
     }
-    # --log-level warning: uvicorn's line per accepted WebSocket is 10,000 lines per server.
-    # Both servers get the flags the platform runs its stream servers with.
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--log-level", "warning", *STREAM_SERVER_FLAGS]
+    if app == RELAY:
+        command = relay_command("127.0.0.1", port)
+    else:
+        # --log-level warning: uvicorn's line per accepted WebSocket is 10,000 lines per server.
+        command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+        command += ["--log-level", "warning", *STREAM_SERVER_FLAGS]
     server = Service(name, command, base + "/healthz", folder / f"{name}.log")
     bus = KafkaBus(bootstrap, client_id="bench-stream")
     with ExitStack() as stack:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from launcher.supervise import Service
 from tickerpulse.settings import Settings
 
-# For every server of /v1/stream. Frames a client sends are small (realtime/stream.py refuses
+# For uvicorn when it serves /v1/stream (the API, embedded). Frames a client sends are small (realtime/stream.py refuses
 # over 64 KiB): uvicorn need not buffer its default 16 MiB before the app can say so. Dead
 # peers are found by WebSocket pings, as in compose. No permessage-deflate: its zlib state cost
 # 34 KB for every open stream whose client offered it (browsers do), twice the rest of the
@@ -119,15 +119,7 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
         services += [
             Service(
                 "relay",
-                [
-                    "uvicorn",
-                    "realtime.service:app",
-                    "--host",
-                    host,
-                    "--port",
-                    str(settings.relay_port),
-                    *STREAM_SERVER_FLAGS,
-                ],
+                relay_command(host, settings.relay_port, python),
                 f"http://{host}:{settings.relay_port}/healthz",
                 log_dir / "relay.log",
                 port_setting="RELAY_PORT",
@@ -160,6 +152,11 @@ def platform_services(settings: Settings, log_dir: Path) -> list[Service]:
             for number in range(1, settings.prediction_workers + 1)
         ]
     return services
+
+
+def relay_command(host: str, port: int, python: str = sys.executable) -> list[str]:
+    """The relay's process: /v1/stream on picows (realtime/server.py), not uvicorn."""
+    return [python, "-m", "realtime.service", "--host", host, "--port", str(port)]
 
 
 def ports_to_claim(services: list[Service]) -> list[tuple[int, str]]:

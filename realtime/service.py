@@ -1,93 +1,76 @@
-"""The realtime parts as tasks, and the relay as its own service: `uvicorn realtime.service:app`.
+"""The relay as its own service: `python -m realtime.service --host H --port P`.
 
 Embedded, the API runs `realtime_tasks` itself on the in-process bus and mounts the stream.
-In full mode this module's app is the ws_monitor: it consumes `predictions`, `metrics` and
+In full mode this process is the ws_monitor: it consumes `predictions`, `metrics` and
 `alerts` from Kafka in the consumer groups `<RELAY_GROUP>-<topic>` and serves `/v1/stream`,
-`/healthz` and `/metrics`; `python -m realtime.publisher` scrapes the API into `metrics`, and
-`python -m realtime.detector` (a process of its own: it needs pandas and the warehouse, which
-would more than double the relay's memory) turns them into `alerts`.
+`/healthz` and `/metrics` on picows (realtime/server.py); `python -m realtime.publisher`
+scrapes the API into `metrics`, and `python -m realtime.detector` (a process of its own: it
+needs pandas and the warehouse, which would more than double the relay's memory) turns them
+into `alerts`. SIGTERM or SIGINT closes every stream with 1001, then the bus, and exits 0.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+import signal
 
 from realtime.heap import keep_heap_frozen
 from realtime.hub import Hub
 from realtime.relay import relay_topics
-from realtime.stream import STREAM_PATH, StreamLimits, mask_tokens_in_server_logs, stream_endpoint
+from realtime.server import RelayServer
+from realtime.stream import StreamLimits
 from realtime.tasks import stop_tasks, watch_hub
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.events import open_bus
 from tickerpulse.stores.sql_engine import bounded_engine
 
-
-def streams_first(app: FastAPI, stream: ASGIApp) -> ASGIApp:
-    """`/v1/stream` straight to the stream, everything else (the lifespan, /healthz, /metrics)
-    to the FastAPI app. Through FastAPI, each layer of its middleware stack held a coroutine
-    and a wrapper of the connection's send for as long as the stream stayed open (about 8 KB
-    of the 33 KB an open stream cost; issue 18), and every frame was handed down through each
-    of those wrappers."""
-
-    async def relay(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and scope["path"] == STREAM_PATH:
-            scope["app"] = app  # where the stream finds app.state.api_keys, as under Starlette
-            await stream(scope, receive, send)
-        else:
-            await app(scope, receive, send)
-
-    return relay
+log = logging.getLogger("realtime.service")
 
 
-def create_relay_app(settings: Settings | None = None) -> ASGIApp:
+async def serve(host: str, port: int, settings: Settings | None = None) -> None:
+    """Relay until SIGTERM or SIGINT."""
     settings = settings or get_settings()
     hub = Hub()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # uvicorn sets up only its own loggers: without this the relay's own lines (where a
-        # group starts, a consumer restarted) went nowhere.
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
-        mask_tokens_in_server_logs()
-        bus = open_bus(settings.events_url)
-        app.state.api_keys = ApiKeyStore(
-            bounded_engine(settings.raw_db_url, settings.dependency_timeout_seconds)
-        )
-        watch_hub(hub, bus)
-        tasks = [
-            asyncio.create_task(relay_topics(bus, hub, settings.relay_group)),
-            # 10,000 open streams made every full garbage collection a stall of seconds.
-            asyncio.create_task(keep_heap_frozen(hub)),
-        ]
-        yield
+    bus = open_bus(settings.events_url)
+    keys = ApiKeyStore(bounded_engine(settings.raw_db_url, settings.dependency_timeout_seconds))
+    watch_hub(hub, bus)
+    relay = RelayServer(hub, StreamLimits.from_settings(settings), keys)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stopping.set)
+    tasks = [
+        asyncio.create_task(relay_topics(bus, hub, settings.relay_group)),
+        # 10,000 open streams made every full garbage collection a stall of seconds.
+        asyncio.create_task(keep_heap_frozen(hub)),
+    ]
+    try:
+        await relay.start(host, port)
+        log.info("relaying /v1/stream on http://%s:%d", host, port)
+        await stopping.wait()
+        log.info("stopping: closing %d streams", len(relay.clients))
+        await relay.shutdown()
+    finally:
         await stop_tasks(tasks)
         await asyncio.to_thread(bus.close, 5.0)
 
-    app = FastAPI(title="TickerPulse relay", lifespan=lifespan)
-    stream = stream_endpoint(hub, StreamLimits.from_settings(settings))
-    # Routed by FastAPI too: a path that streams_first does not match (under --root-path, say).
-    app.router.routes.append(WebSocketRoute(STREAM_PATH, stream))
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, object]:
-        return {"status": "ok", "clients": hub.subscribers, "seq": hub.seq}
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="The relay: Kafka's topics to /v1/stream")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=get_settings().relay_port)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        import uvloop
+    except ImportError:  # the standard loop serves too, more slowly
+        asyncio.run(serve(args.host, args.port))
+    else:
+        uvloop.run(serve(args.host, args.port))
 
-    @app.get("/metrics")
-    def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return streams_first(app, stream)
-
-
-app = create_relay_app()
+if __name__ == "__main__":
+    main()

@@ -17,8 +17,12 @@ of MAX_FRAME_BYTES, `max_messages_per_second` from a client, `max_connections_pe
 bad channel or message, 4401 no or an invalid token, 4408 no token within TOKEN_WAIT_SECONDS,
 4429 too many connections or messages, or a client so slow that its queue overflowed (it resumes with
 `last_seq`), 1009 a frame too large, 1001 the relay is shutting down. Peers that vanish
-without closing are found by the WebSocket ping uvicorn sends (`--ws-ping-interval`) and by a
-send that does not complete within `send_timeout_seconds`.
+without closing are found by WebSocket pings and by a send that does not complete within
+`send_timeout_seconds`.
+
+Two servers speak it: the API's Starlette route here (embedded; uvicorn sends the pings,
+`--ws-ping-interval`), and the relay's picows server (realtime/server.py), both through
+`Streams` and `_Connection`, which know nothing of either.
 """
 
 from __future__ import annotations
@@ -30,18 +34,18 @@ import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from fastapi import APIRouter, WebSocket
-from starlette.routing import WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from typing import TYPE_CHECKING, Any
 
 from realtime.hub import Hub, Subscriber, needs_token, valid_channel
 from tickerpulse.errors import DependencyUnavailable
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
+
+if TYPE_CHECKING:  # the relay's process (realtime/server.py) runs without FastAPI and Starlette
+    from fastapi import APIRouter, WebSocket
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +126,25 @@ def parse_channels(items: str | list[Any] | None, limit: int) -> set[str]:
 
 
 class _Connection:
-    """One client's stream: its subscriber, its key once known, and the limits it holds to."""
+    """One client's stream: its subscriber, its key once known, and the limits it holds to.
+    Nothing of the server it runs on: Starlette's endpoint and the relay's picows server
+    (realtime/server.py) both drive it."""
+
+    __slots__ = (
+        "allowance",
+        "hub",
+        "key_prefix",
+        "keys",
+        "last_message",
+        "limits",
+        "per_key",
+        "subscriber",
+    )
 
     def __init__(
-        self, websocket: WebSocket, hub: Hub, limits: StreamLimits, per_key: Counter[str]
+        self, keys: ApiKeyStore | None, hub: Hub, limits: StreamLimits, per_key: Counter[str]
     ) -> None:
-        self.websocket, self.hub, self.limits, self.per_key = websocket, hub, limits, per_key
+        self.keys, self.hub, self.limits, self.per_key = keys, hub, limits, per_key
         self.key_prefix: str | None = None
         self.subscriber: Subscriber | None = None
         self.allowance, self.last_message = float(limits.message_burst), time.monotonic()
@@ -148,9 +165,10 @@ class _Connection:
     async def authorize(self, token: str | None) -> None:
         if not token:
             raise StreamRejected(UNAUTHORIZED, 'metrics and alerts need an API key: send {"token"}')
-        keys: ApiKeyStore = self.websocket.app.state.api_keys
+        if self.keys is None:  # an app that keeps no keys accepts none
+            raise StreamRejected(UNAUTHORIZED, "the token is not a valid API key")
         try:
-            key = await asyncio.to_thread(keys.verify, token)  # a database call: off the loop
+            key = await asyncio.to_thread(self.keys.verify, token)  # a database call: off the loop
         except DependencyUnavailable as error:  # the HTTP API's 503, as a close code
             raise StreamRejected(
                 TRY_AGAIN_LATER,
@@ -166,15 +184,11 @@ class _Connection:
     def release(self) -> None:
         if self.key_prefix is not None:
             self.per_key[self.key_prefix] -= 1
+            self.key_prefix = None
 
-    async def first_token(self) -> str | None:
-        """The token of the client's first message, which must come soon and carry one."""
-        try:
-            text = await asyncio.wait_for(self.websocket.receive_text(), TOKEN_WAIT_SECONDS)
-        except TimeoutError:
-            raise StreamRejected(TOKEN_TIMEOUT, 'send {"token": KEY} first') from None
-        message = self.read(text)
-        token = message.get("token")
+    def token_of(self, text: str) -> str | None:
+        """The token of the client's first message (which must carry one)."""
+        token = self.read(text).get("token")
         return token if isinstance(token, str) else None
 
     def read(self, text: str) -> dict[str, Any]:
@@ -188,11 +202,18 @@ class _Connection:
             raise StreamRejected(BAD_REQUEST, 'send a JSON object such as {"subscribe": [...]}')
         return message
 
+    def needs_authorizing(self, message: dict[str, Any]) -> bool:
+        """A message whose token is still to be checked (a database call, so awaited)."""
+        return isinstance(message.get("token"), str) and self.key_prefix is None
+
     async def change(self, message: dict[str, Any]) -> None:
+        if self.needs_authorizing(message):
+            await self.authorize(message["token"])
+        self.apply(message)
+
+    def apply(self, message: dict[str, Any]) -> None:
         """Apply a subscribe/unsubscribe message: costs what it changes, not what it holds."""
         assert self.subscriber is not None
-        if isinstance(message.get("token"), str) and self.key_prefix is None:
-            await self.authorize(message["token"])
         added = parse_channels(message.get("subscribe"), self.limits.max_channels)
         removed = parse_channels(message.get("unsubscribe"), self.limits.max_channels)
         added -= self.subscriber.channels
@@ -207,9 +228,108 @@ class _Connection:
         self.hub.add_channels(self.subscriber, added)
 
 
+class Streams:
+    """What the streams of one endpoint share, whichever server runs them: the hub, the
+    limits, connections counted per address and per key, and the one heartbeat task."""
+
+    def __init__(self, hub: Hub, limits: StreamLimits | None = None) -> None:
+        self.hub, self.limits = hub, limits or StreamLimits()
+        self.per_ip: Counter[str] = Counter()
+        self.per_key: Counter[str] = Counter()
+        self.open: set[Subscriber] = set()
+        # Called on every beat with the time: the picows server checks its stalled sends.
+        self.on_beat: Callable[[float], None] | None = None
+        self._beating: list[asyncio.Task[None]] = []
+
+    def admit(self, address: str) -> bool:
+        """Count a connection from `address`, unless it already holds its share."""
+        if self.per_ip[address] >= self.limits.max_connections_per_ip:
+            return False
+        self.per_ip[address] += 1
+        return True
+
+    def connection(self, keys: ApiKeyStore | None) -> _Connection:
+        return _Connection(keys, self.hub, self.limits, self.per_key)
+
+    async def open_stream(
+        self,
+        connection: _Connection,
+        query: Mapping[str, str],
+        header_token: str | None,
+        first_text: Callable[[], Awaitable[str]],
+        subscriber: Subscriber | None = None,
+    ) -> Subscriber:
+        """Check the query and the token (from the query, the header, or the first message,
+        which `first_text` waits for), then subscribe: `subscriber`, or a plain one."""
+        limits = self.limits
+        channels = parse_channels(query.get("channels", "predictions"), limits.max_channels)
+        last_seq_text = query.get("last_seq")
+        if last_seq_text is not None and not (last_seq_text.isdigit() and len(last_seq_text) < 20):
+            raise StreamRejected(BAD_REQUEST, "last_seq must be a sequence number")
+        token = query.get("token") or header_token
+        if token:
+            await connection.authorize(token)
+        elif any(needs_token(c) for c in channels):
+            try:
+                text = await asyncio.wait_for(first_text(), TOKEN_WAIT_SECONDS)
+            except TimeoutError:
+                raise StreamRejected(TOKEN_TIMEOUT, 'send {"token": KEY} first') from None
+            await connection.authorize(connection.token_of(text))
+        if subscriber is None:
+            subscriber = Subscriber(channels)
+        else:
+            subscriber.channels = channels
+        connection.subscriber = subscriber
+        self.hub.subscribe(subscriber, int(last_seq_text) if last_seq_text else None)
+        self.open.add(subscriber)
+        self.keep_beating()
+        return subscriber
+
+    def close_stream(self, connection: _Connection, address: str) -> None:
+        """Give back what the connection held: its address's and key's counts, its channels."""
+        self.per_ip[address] -= 1
+        if self.per_ip[address] <= 0:
+            del self.per_ip[address]
+        connection.release()
+        if connection.subscriber is not None:
+            self.hub.unsubscribe(connection.subscriber)
+            self.open.discard(connection.subscriber)
+
+    async def beat(self) -> None:
+        """Heartbeats for every stream given nothing for `heartbeat_seconds`, from one task
+        for all of them while any is open. A timer per waiting writer was about 1 KB for every
+        idle connection (a Timeout, its handle and uvloop's timer), and a timer set and
+        cancelled for every delivery. A quiet stream hears one every 1 to 1.25
+        `heartbeat_seconds`."""
+        limits, hub = self.limits, self.hub
+        while self.open:
+            await asyncio.sleep(limits.heartbeat_seconds / 4)
+            now = time.monotonic()
+            idle_since = now - limits.heartbeat_seconds
+            text = hub.heartbeat()
+            for subscriber in list(self.open):  # an offer may close a stream
+                if subscriber.last_offer <= idle_since:
+                    subscriber.offer(text)
+            if self.on_beat is not None:
+                self.on_beat(now)
+
+    def stop_beating(self) -> None:
+        for task in self._beating:
+            task.cancel()
+
+    def keep_beating(self) -> None:
+        loop = asyncio.get_running_loop()
+        beating = self._beating
+        if not beating or beating[0].done() or beating[0].get_loop() is not loop:
+            beating[:] = [loop.create_task(self.beat())]
+
+
 def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
     """The `/v1/stream` route over `hub`. Tokens are checked against the app's
     `state.api_keys` (an ApiKeyStore), which the app sets as it starts."""
+    from fastapi import APIRouter
+    from starlette.routing import WebSocketRoute
+
     router = APIRouter()
     # A plain Starlette route, not FastAPI's: the handler takes no dependencies, and FastAPI's
     # solving and exit stacks cost about 5 KB for every connection held open (issue 18).
@@ -219,35 +339,13 @@ def stream_router(hub: Hub, limits: StreamLimits | None = None) -> APIRouter:
 
 def stream_endpoint(hub: Hub, limits: StreamLimits | None = None) -> ASGIApp:
     """`/v1/stream` over `hub` as a bare ASGI app, for a router or for a server to call
-    directly (realtime/service.py). Tokens are checked against `scope["app"].state.api_keys`."""
-    limits = limits or StreamLimits()
-    per_ip: Counter[str] = Counter()
-    per_key: Counter[str] = Counter()
-    streams: set[Subscriber] = set()
-    beating: list[asyncio.Task[None]] = []
+    directly. Tokens are checked against `scope["app"].state.api_keys`."""
+    streams = Streams(hub, limits)
+    limits = streams.limits
 
-    async def beat() -> None:
-        """Heartbeats for every stream given nothing for `heartbeat_seconds`, from one task
-        for all of them while any is open. A timer per waiting writer was about 1 KB for every
-        idle connection (a Timeout, its handle and uvloop's timer), and a timer set and
-        cancelled for every delivery. A quiet stream hears one every 1 to 1.25
-        `heartbeat_seconds`."""
-        while streams:
-            await asyncio.sleep(limits.heartbeat_seconds / 4)
-            idle_since = time.monotonic() - limits.heartbeat_seconds
-            text = hub.heartbeat()
-            for subscriber in streams:
-                if subscriber.last_offer <= idle_since:
-                    subscriber.offer(text)
-
-    def keep_beating() -> None:
-        loop = asyncio.get_running_loop()
-        if not beating or beating[0].done() or beating[0].get_loop() is not loop:
-            beating[:] = [loop.create_task(beat())]
-
-    async def receive(connection: _Connection) -> None:
+    async def receive(connection: _Connection, websocket: WebSocket) -> None:
         while True:
-            text = await connection.websocket.receive_text()
+            text = await websocket.receive_text()
             connection.count_message()
             await connection.change(connection.read(text))
             # Frames already buffered come back without suspending: yield, or one client's
@@ -276,48 +374,35 @@ def stream_endpoint(hub: Hub, limits: StreamLimits | None = None) -> ASGIApp:
                     await server_send({"type": "websocket.send", "text": pending.popleft()})
             await asyncio.sleep(0)
 
-    async def open_stream(connection: _Connection) -> Subscriber:
-        websocket = connection.websocket
-        query = websocket.query_params
-        channels = parse_channels(query.get("channels", "predictions"), limits.max_channels)
-        last_seq_text = query.get("last_seq")
-        if last_seq_text is not None and not (last_seq_text.isdigit() and len(last_seq_text) < 20):
-            raise StreamRejected(BAD_REQUEST, "last_seq must be a sequence number")
-        token = query.get("token") or websocket.headers.get("x-api-key")
-        if token:
-            await connection.authorize(token)
-        elif any(needs_token(c) for c in channels):
-            await connection.authorize(await connection.first_token())
-        subscriber = Subscriber(channels)
-        hub.subscribe(subscriber, int(last_seq_text) if last_seq_text else None)
-        streams.add(subscriber)
-        keep_beating()
-        return subscriber
-
     async def stream(websocket: WebSocket, server_send: Send) -> None:
         address = websocket.client.host if websocket.client else "unknown"
-        if per_ip[address] >= limits.max_connections_per_ip:
+        if not streams.admit(address):
             # Accepted to be closed with a code and reason a client can act on (a refusal
             # before the handshake reaches it as a bare HTTP 403).
             await websocket.accept()
             await websocket.close(TOO_MANY, "too many connections from this address")
             return
-        per_ip[address] += 1
-        connection = _Connection(websocket, hub, limits, per_key)
+        connection = streams.connection(getattr(websocket.app.state, "api_keys", None))
         try:
             await websocket.accept()
             try:
-                connection.subscriber = await open_stream(connection)
+                await streams.open_stream(
+                    connection,
+                    websocket.query_params,
+                    websocket.headers.get("x-api-key"),
+                    websocket.receive_text,  # the first message, which must carry the token
+                )
             except StreamRejected as rejected:
                 await websocket.close(rejected.code, rejected.reason)
                 return
-            await _serve(connection, receive, lambda subscriber: send(server_send, subscriber))
+            await _serve(
+                connection,
+                websocket,
+                lambda: receive(connection, websocket),
+                lambda subscriber: send(server_send, subscriber),
+            )
         finally:
-            per_ip[address] -= 1
-            connection.release()
-            if connection.subscriber is not None:
-                hub.unsubscribe(connection.subscriber)
-                streams.discard(connection.subscriber)
+            streams.close_stream(connection, address)
 
     return _Endpoint(stream)
 
@@ -330,10 +415,17 @@ class _Endpoint:
         self.stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.websockets import WebSocket
+
         await self.stream(WebSocket(scope, receive=receive, send=send), send)
 
 
-async def _serve(connection: _Connection, receive: Any, send: Any) -> None:
+async def _serve(
+    connection: _Connection,
+    websocket: WebSocket,
+    receive: Callable[[], Awaitable[None]],
+    send: Callable[[Subscriber], Coroutine[Any, Any, None]],
+) -> None:
     """Read and write until one of them ends the stream, or the client's queue overflows.
 
     The handler reads (in the server's task for the connection) and one task writes: a task of
@@ -341,7 +433,7 @@ async def _serve(connection: _Connection, receive: Any, send: Any) -> None:
     stream. The writer's end and an overflow end the read by cancelling the handler, which
     tells that from a cancellation of its own (the server's, a test client's) by `ended`.
     """
-    websocket, subscriber = connection.websocket, connection.subscriber
+    subscriber = connection.subscriber
     assert subscriber is not None
     handler = asyncio.current_task()
     assert handler is not None
@@ -371,7 +463,7 @@ async def _serve(connection: _Connection, receive: Any, send: Any) -> None:
     try:
         if subscriber.overflowed:
             overflowed()
-        await receive(connection)
+        await receive()
     except asyncio.CancelledError:
         if not ended or handler.cancelling() > 1:  # not (only) ours: pass it on
             raise

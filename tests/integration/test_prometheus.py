@@ -1,5 +1,5 @@
 """Prometheus config and alert rules with promtool, and every dashboard and rule query on a
-real Prometheus (scripts/prometheus.sh) scraping a real API and relay (uvicorn).
+real Prometheus (scripts/prometheus.sh) scraping a real API (uvicorn) and relay (picows).
 
 The API serves the materialized platform with a copy of its warehouse that holds some weeks
 of forecast history (tests/unit/test_quality_metrics.py), so that forecasts have realized and
@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from bench.load import free_port
+from launcher.services import relay_command
 from launcher.supervise import Service, wait_until_ready
 from tests.conftest import ROOT, service_script
 from tests.unit.test_quality_metrics import forecast_history
@@ -34,6 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 PROMETHEUS = ROOT / "dashboards" / "prometheus"
 RULES = PROMETHEUS / "rules" / "tickerpulse.yml"
+UVICORN, LOCAL = [sys.executable, "-m", "uvicorn"], ["--host", "127.0.0.1", "--port"]
 GRAFANA = ROOT / "dashboards" / "grafana"
 # What Grafana puts for $__rate_interval at a 1 s scrape interval is shorter; a minute covers
 # the whole test's traffic so every rate has samples.
@@ -100,8 +102,7 @@ class Prometheus:
         return [float(item["value"][1]) for item in body["data"]["result"]]
 
 
-def start(name: str, app: str, port: int, env: dict[str, str], logs: Path) -> Service:
-    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+def start(name: str, command: list[str], port: int, env: dict[str, str], logs: Path) -> Service:
     service = Service(name, command, f"http://127.0.0.1:{port}/healthz", logs / f"{name}.log")
     service.start(env, ROOT)
     return service
@@ -153,8 +154,8 @@ def prometheus(
         "DAGSTER_HOME": checked_instance(tmp_path / "dagster"),
     }
     services = [
-        start("api", "serving.app:app", api_port, env, tmp_path),
-        start("relay", "realtime.service:app", relay_port, env, tmp_path),
+        start("api", [*UVICORN, "serving.app:app", *LOCAL, str(api_port)], api_port, env, tmp_path),
+        start("relay", relay_command("127.0.0.1", relay_port), relay_port, env, tmp_path),
     ]
     stop_traffic = threading.Event()
     prometheus_env = {

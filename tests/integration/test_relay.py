@@ -1,5 +1,5 @@
 """The relay as its own process on real Kafka: a prediction the API makes reaches WebSocket
-clients through the broker and `uvicorn realtime.service:app`, across a broker restart, and to
+clients through the broker and the relay (`python -m realtime.service`), across a broker restart, and to
 200 clients at once.
 
 The relay's consumer groups start at the end of their topics, so each test gives it a group of
@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import time
 import urllib.request
 import uuid
@@ -32,6 +31,7 @@ from websockets.sync.client import ClientConnection as SyncConnection
 from websockets.sync.client import connect
 
 from bench.load import free_port
+from launcher.services import relay_command
 from launcher.supervise import Service, wait_until_ready
 from serving.app import create_app
 from tests.conftest import (
@@ -143,7 +143,7 @@ def broker(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def relay(platform_settings: Settings, broker: str, tmp_path: Path) -> Iterator[Relay]:
-    """`uvicorn realtime.service:app` in a process of its own, in a consumer group of its own."""
+    """`python -m realtime.service` in a process of its own, in a consumer group of its own."""
     port = free_port()
     group = f"test-relay-{uuid.uuid4().hex[:12]}"
     env = {
@@ -154,8 +154,7 @@ def relay(platform_settings: Settings, broker: str, tmp_path: Path) -> Iterator[
         "WAREHOUSE_URL": platform_settings.warehouse_url,
         "RELAY_GROUP": group,
     }
-    command = [sys.executable, "-m", "uvicorn", "realtime.service:app"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
+    command = relay_command("127.0.0.1", port)
     base = f"http://127.0.0.1:{port}"
     service = Service("relay", command, base + "/healthz", tmp_path / "relay.log")
     try:

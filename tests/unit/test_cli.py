@@ -77,7 +77,9 @@ def test_ingest_from_the_synthetic_source_registers_the_ticker(store_settings: S
 def test_every_server_of_the_stream_caps_frames_and_declines_compression(
     settings: Settings,
 ) -> None:
-    # Embedded, the API serves /v1/stream; in full mode the relay does (compose likewise).
+    # Embedded, the API serves /v1/stream on uvicorn; in full mode the relay does, on picows
+    # (compose likewise), which caps frames itself and never offers compression
+    # (tests/unit/test_relay_server.py).
     from launcher.services import platform_services
     from realtime.stream import MAX_FRAME_BYTES
 
@@ -91,6 +93,8 @@ def test_every_server_of_the_stream_caps_frames_and_declines_compression(
     compose = yaml.safe_load((ROOT / "docker/compose.yaml").read_text())["services"]
     commands[("compose", "relay")] = compose["relay"]["command"]
     assert set(commands) == {("embedded", "API"), ("full", "relay"), ("compose", "relay")}
+    for where in (("full", "relay"), ("compose", "relay")):
+        assert commands.pop(where)[1:3] == ["-m", "realtime.service"], where
     for where, command in commands.items():
         at = command.index("--ws-max-size")
         assert int(command[at + 1]) == MAX_FRAME_BYTES, where
