@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, service_script
+from tests.conftest import ROOT, copy_platform, service_script
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.operational import OperationalStore
@@ -75,7 +75,7 @@ def live_api(
 ) -> Iterator[LiveApi]:
     web_script("build")  # before the app starts: it mounts dist/ when it exists
     data_dir = tmp_path / "var"
-    shutil.copytree(materialized_platform, data_dir)  # the retrain writes models and forecasts
+    copy_platform(materialized_platform, data_dir)  # the retrain writes models and forecasts
     (data_dir / "dagster").mkdir(exist_ok=True)
     env = os.environ | {
         "TICKERPULSE_DATA_DIR": str(data_dir),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import ROOT, dead_letters, hostile_messages, produce_raw
+from tests.conftest import ROOT, copy_platform, dead_letters, hostile_messages, produce_raw
 from tests.integration.test_serving_services import consume_ids
 from tickerpulse.answering import REQUESTS_TOPIC, WORKER_GROUP
 from tickerpulse.settings import Settings, get_settings
@@ -69,7 +68,7 @@ def workers(
 def platform_copy(materialized_platform: Path, tmp_path: Path) -> Path:
     """A copy of the demo platform for a test whose processes write to its operational store."""
     copy = tmp_path / "var"
-    shutil.copytree(materialized_platform, copy)
+    copy_platform(materialized_platform, copy)
     return copy
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_platform
 from tests.unit.test_registry_outage import PANEL, QUICK_CANDIDATES
 from tickerpulse.errors import AliasMoved
 from tickerpulse.forecasting.training import train_horizon
@@ -70,7 +69,7 @@ def door_env(
     materialized_platform: Path, tmp_path: Path, postgres_database: str, mlflow_server: str
 ) -> dict[str, str]:
     data_dir = tmp_path / "var"
-    shutil.copytree(materialized_platform, data_dir)
+    copy_platform(materialized_platform, data_dir)
     return os.environ | {
         "PYTHONPATH": str(ROOT),
         "TICKERPULSE_DATA_DIR": str(data_dir),

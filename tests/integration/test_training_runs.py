@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import ROOT, redis_database
+from tests.conftest import ROOT, copy_platform, redis_database
 from tickerpulse.settings import Settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.operational import OperationalStore
@@ -30,7 +29,7 @@ VISIBILITY_SECONDS = 20  # how soon Redis hands a killed worker's task out again
 def platform_copy(materialized_platform: Path, tmp_path: Path) -> Path:
     """Training writes models and forecasts: each test trains on its own copy."""
     data_dir = tmp_path / "var"
-    shutil.copytree(materialized_platform, data_dir)
+    copy_platform(materialized_platform, data_dir)
     (data_dir / "dagster").mkdir(exist_ok=True)
     return data_dir
 

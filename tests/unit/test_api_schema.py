@@ -6,7 +6,6 @@ so the write endpoints are exercised past authentication too.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
 from serving.app import create_app
+from tests.conftest import copy_platform
 from tickerpulse.settings import Settings, get_settings
 from tickerpulse.stores.api_keys import ApiKeyStore
 from tickerpulse.stores.operational import OperationalStore
@@ -28,7 +28,7 @@ def api_app(
     materialized_platform: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[object]:
     copy = tmp_path / "var"
-    shutil.copytree(materialized_platform, copy, ignore=shutil.ignore_patterns("dagster"))
+    copy_platform(materialized_platform, copy, "dagster")
     monkeypatch.setenv("TICKERPULSE_DATA_DIR", str(copy))
     get_settings.cache_clear()
     platform: Settings = get_settings()
