@@ -368,11 +368,18 @@ def test_a_resume_replays_what_was_missed_and_names_a_gap(in_process: InProcess)
     assert [m["seq"] for m in old[1:]] == seqs[10:]
 
 
-def slow_socket() -> socket.socket:
-    """A socket with a 4 KB receive buffer, as a slow phone's: fills after a few messages."""
+def slow_socket(url: str) -> socket.socket:
+    """A socket to `url`'s server with a 4 KB receive buffer, as a slow phone's: fills after a
+    few messages. Set before connecting (the window is agreed then); non-blocking, for asyncio."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port_of(url)))
+    sock.setblocking(False)
     return sock
+
+
+def port_of(url: str) -> int:
+    return int(url.split(":")[2].split("/")[0])
 
 
 def test_a_client_that_stops_reading_is_closed_4429_and_the_others_keep_receiving(
@@ -380,10 +387,7 @@ def test_a_client_that_stops_reading_is_closed_4429_and_the_others_keep_receivin
 ) -> None:
     async def run() -> tuple[tuple[int | None, str], list[dict[str, Any]], int]:
         url = in_process.url + "?channels=predictions:ACME"
-        port = int(url.split(":")[2].split("/")[0])
-        sock = slow_socket()
-        sock.connect(("127.0.0.1", port))
-        sock.setblocking(False)
+        sock = slow_socket(url)
         # max_queue=1: the library stops reading its socket once one message waits unread.
         async with connect(url, sock=sock, max_queue=1) as slow, connect(url) as fast:
             await asyncio.to_thread(in_process.wait_for_subscribers, 2)
@@ -413,10 +417,7 @@ def test_a_client_whose_sends_wait_past_the_send_timeout_is_dropped(
 ) -> None:
     async def run() -> tuple[float, int | None]:
         url = in_process.url + "?channels=predictions:ACME"
-        port = int(url.split(":")[2].split("/")[0])
-        sock = slow_socket()
-        sock.connect(("127.0.0.1", port))
-        sock.setblocking(False)
+        sock = slow_socket(url)
         async with connect(url, sock=sock, max_queue=1) as slow, connect(url) as fast:
             await asyncio.to_thread(in_process.wait_for_subscribers, 2)
             # Enough to fill the socket's buffers and pause the transport, not the queue.
@@ -455,7 +456,7 @@ def silent_peer(port: int) -> socket.socket:
 def test_a_peer_that_never_answers_a_ping_is_dropped_and_a_live_one_stays(
     in_process: InProcess,
 ) -> None:
-    port = int(in_process.url.split(":")[2].split("/")[0])
+    port = port_of(in_process.url)
 
     async def run() -> tuple[float, list[dict[str, Any]]]:
         async with connect(in_process.url + "?channels=predictions:ACME") as live:
