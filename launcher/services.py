@@ -16,12 +16,12 @@ from urllib.parse import urlsplit
 from launcher.supervise import Service
 from tickerpulse.settings import Settings
 
-# For uvicorn when it serves /v1/stream (the API, embedded). Frames a client sends are small (realtime/stream.py refuses
-# over 64 KiB): uvicorn need not buffer its default 16 MiB before the app can say so. Dead
-# peers are found by WebSocket pings, as in compose. No permessage-deflate: its zlib state cost
-# 34 KB for every open stream whose client offered it (browsers do), twice the rest of the
-# connection, to compress frames of a few hundred bytes (issue 18; Centrifugo too leaves
-# compression off unless asked).
+# For uvicorn when it serves /v1/stream (the API, embedded). Frames a client sends are small
+# (realtime/stream.py refuses over 64 KiB): uvicorn need not buffer its default 16 MiB before
+# the app can say so. Dead peers are found by WebSocket pings, as in compose. No
+# permessage-deflate: its zlib state cost 34 KB for every open stream whose client offered it
+# (browsers do), twice the rest of the connection, to compress frames of a few hundred bytes
+# (issue 18; Centrifugo too leaves compression off unless asked).
 STREAM_SERVER_FLAGS = (
     "--ws-max-size",
     "65536",

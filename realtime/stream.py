@@ -353,12 +353,12 @@ def stream_endpoint(hub: Hub, limits: StreamLimits | None = None) -> ASGIApp:
             await asyncio.sleep(0)
 
     async def send(server_send: Send, subscriber: Subscriber) -> None:
-        """The client's one writer. It waits, without a timer (heartbeats come from `beat`), only
-        when its queue is empty, and sends what queued meanwhile under one send timer: an
-        asyncio.wait_for per message made a task and a timer for every get and every send, which
-        was most of the relay's CPU per delivery. The hub's text goes out as it is, never encoded again here, straight to
-        the ASGI send the endpoint was given (Starlette's WebSocket.send checks its state and
-        message type again for every frame)."""
+        """The client's one writer. It waits, without a timer (heartbeats come from `beat`),
+        only when its queue is empty, and sends what queued meanwhile under one send timer: an
+        asyncio.wait_for per message made a task and a timer for every get and every send,
+        which was most of the relay's CPU per delivery. The hub's text goes out as it is, never
+        encoded again here, straight to the ASGI send the endpoint was given (Starlette's
+        WebSocket.send checks its state and message type again for every frame)."""
         pending, loop = subscriber.pending, asyncio.get_running_loop()
         while True:
             await subscriber.wait()
