@@ -202,13 +202,13 @@ def walk_forward(
         features,
         {name: make_model},
         horizon,
-        folds,
-        test_dates,
-        train_dates,
-        test_sessions,
-        max_train_rows,
-        prepared,
-        max_folds,
+        folds=folds,
+        test_dates=test_dates,
+        train_dates=train_dates,
+        test_sessions=test_sessions,
+        max_train_rows=max_train_rows,
+        prepared=prepared,
+        max_folds=max_folds,
     )[0]
 
 
