@@ -10,11 +10,6 @@ VENV_STAMP := .venv/.synced-compiled
 # Downloads stay in the checkout's git-ignored .cache/ (uv here, npm, apt and Kafka's jars in
 # scripts/), so setting a machine up again reuses them.
 export UV_CACHE_DIR ?= $(CURDIR)/.cache/uv
-# Every package compiled to bytecode once, at install (about 20 s on 2 cores). Python then never
-# compiles them again, even where PYTHONDONTWRITEBYTECODE=1 (as on our CI machines) stops it
-# caching what it compiles: there each process compiled every module it imported, 4 s of CPU
-# for dagster, mlflow, pandas and scikit-learn, in every one of the suite's many processes.
-export UV_COMPILE_BYTECODE ?= 1
 
 .PHONY: up up-full test test-fast lint fmt bench install web clean help
 
@@ -32,6 +27,10 @@ help:
 install: $(VENV_STAMP)
 
 # uv is bootstrapped with pip when the machine lacks it; the lock pins every package.
+# --compile-bytecode: every package compiled once, here (about 20 s on 2 cores). Python then never
+# compiles them again, even where PYTHONDONTWRITEBYTECODE=1 (as on our CI machines) stops it
+# caching what it compiles: there each process compiled every module it imported, 4 s of CPU
+# for dagster, mlflow, pandas and scikit-learn, in every one of the suite's many processes.
 $(VENV_STAMP): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip ..."; python3 -m pip install --quiet uv; }
 	@echo "Installing Python packages from uv.lock ..."
