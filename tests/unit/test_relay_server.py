@@ -10,6 +10,7 @@ the `websockets` library's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -230,6 +231,97 @@ def test_a_flood_of_messages_is_closed_4429(relay: Process) -> None:
         4429,
         f"too many messages: at most {RATE} per second",
     )
+
+
+@dataclass
+class Ending:
+    close: tuple[int, str] | None  # the close frame the relay sent, if one came
+    seconds: float  # from the first frame sent until the relay ended the TCP connection
+
+
+def flood_past_the_close(url: str, frame: str, seconds: float = 30.0) -> Ending:
+    """A client that never answers the relay's close and never stops sending: a raw socket
+    (handshake and frames from websockets' sans-I/O protocol) whose one frame is written over
+    and over from a thread while this one reads until the relay hangs up."""
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame, Opcode
+    from websockets.uri import parse_uri
+
+    protocol = ClientProtocol(parse_uri(url))
+    sock = socket.create_connection(("127.0.0.1", port_of(url)), timeout=10)
+    protocol.send_request(protocol.connect())
+    sock.sendall(b"".join(protocol.data_to_send()))
+    while protocol.handshake_exc is None and protocol.state.name == "CONNECTING":
+        protocol.receive_data(sock.recv(65536))
+    assert protocol.handshake_exc is None, protocol.handshake_exc
+    # Masked as a client's must be; sent even once the relay's close came (the protocol
+    # object would refuse to), which is the point.
+    burst = Frame(Opcode.TEXT, frame.encode()).serialize(mask=True, extensions=[]) * 20
+    close: tuple[int, str] | None = None
+
+    def read_close() -> None:
+        nonlocal close
+        for event in protocol.events_received():
+            if isinstance(event, Frame) and event.opcode == Opcode.CLOSE and close is None:
+                close = (int.from_bytes(event.data[:2], "big"), event.data[2:].decode())
+
+    def keep_sending() -> None:
+        while True:
+            try:
+                sock.sendall(burst)
+            except OSError:  # the relay reset or ended the connection: the only way out
+                return
+
+    read_close()  # a refusal as it connected comes with the handshake's answer
+    started = time.monotonic()
+    threading.Thread(target=keep_sending, daemon=True).start()
+    sock.settimeout(seconds)
+    try:
+        while chunk := sock.recv(65536):
+            protocol.receive_data(chunk)
+            read_close()
+    except ConnectionResetError:
+        pass  # a reset after the close frame came is still the relay hanging up
+    finally:
+        sock.close()
+    return Ending(close, time.monotonic() - started)
+
+
+@pytest.mark.parametrize("over", ["the message rate", "the connections of an address"])
+def test_a_client_that_keeps_sending_after_its_4429_is_cut_off_and_its_places_freed(
+    relay: Process, over: str
+) -> None:
+    change = json.dumps({"subscribe": ["predictions:A"], "unsubscribe": ["predictions:A"]})
+
+    async def past_the_cap() -> Ending:
+        """The address's other places all taken while the extra client floods."""
+        async with contextlib.AsyncExitStack() as others:
+            for _ in range(PER_IP):
+                await others.enter_async_context(connect(relay.ws))
+            await asyncio.to_thread(relay.wait_for_clients, PER_IP)
+            return await asyncio.to_thread(flood_past_the_close, relay.ws, change)
+
+    if over == "the message rate":
+        ending = flood_past_the_close(relay.ws, change)
+        expected = (4429, f"too many messages: at most {RATE} per second")
+    else:
+        ending = asyncio.run(past_the_cap())
+        expected = (4429, "too many connections from this address")
+    assert ending.close == expected
+    # The relay hangs up by itself: FIN once its close handshake wait is over, an abort at the
+    # send timeout if that does not drain (realtime/server.py: 2 s and 10 s).
+    assert ending.seconds < 10.0 + 5
+    relay.wait_for_clients(0)
+
+    async def every_place() -> list[str]:
+        """The address's places are all free again: PER_IP streams open and stay open."""
+        async with contextlib.AsyncExitStack() as streams:
+            opened = [await streams.enter_async_context(connect(relay.ws)) for _ in range(PER_IP)]
+            await asyncio.to_thread(relay.wait_for_clients, PER_IP)
+            await asyncio.sleep(0.5)  # a refusal would have come by now
+            return [c.state.name for c in opened]
+
+    assert asyncio.run(every_place()) == ["OPEN"] * PER_IP
 
 
 def test_sigterm_closes_every_stream_1001_and_exits_0(tmp_path: Path) -> None:
