@@ -41,6 +41,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from realtime.hub import Hub, Subscriber
 from realtime.stream import (
     BAD_REQUEST,
+    INTERNAL_ERROR,
     MAX_FRAME_BYTES,
     STREAM_PATH,
     TOO_MANY,
@@ -183,6 +184,9 @@ class _Stream(WSListener):
         except StreamRejected as rejected:
             self.close(rejected.code, rejected.reason)
             return
+        except Exception:
+            self.failed()
+            return
         self.query.clear()
         await self.work(None)
 
@@ -209,9 +213,18 @@ class _Stream(WSListener):
             self.inbox = None
         except StreamRejected as rejected:
             self.close(rejected.code, rejected.reason)
+        except Exception:
+            self.failed()
         finally:
             if self.task is asyncio.current_task():
                 self.task = None  # a finished task kept is a few hundred bytes per client
+
+    def failed(self) -> None:
+        """What no rejection foresaw (a bug, an error a store did not translate) closes the
+        stream 1011, as uvicorn does when the API's route raises, and is logged: a client left open with its
+        messages queued behind a dead task would only learn of it from its own timeouts."""
+        log.exception("a stream from %s failed", self.address)
+        self.close(INTERNAL_ERROR, "internal error")
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         self.heard, self.ping_sent = time.monotonic(), None

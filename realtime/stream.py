@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 BAD_REQUEST, UNAUTHORIZED, TOKEN_TIMEOUT, TOO_MANY = 4400, 4401, 4408, 4429
 TOO_SLOW, TOO_BIG = 4429, 1009
 TRY_AGAIN_LATER = 1013  # RFC 6455's registry: a dependency is down, the client may retry
+INTERNAL_ERROR = 1011  # RFC 6455: the server met a condition it did not expect (a bug)
 MAX_FRAME_BYTES = 64 * 1024  # a subscribe of max_channels tickers fits many times over
 TOKEN_WAIT_SECONDS = 5.0
 CHANNEL_HINT = "use predictions, predictions:<TICKER>, metrics, alerts"

@@ -387,9 +387,16 @@ class InProcess:
 
 @pytest.fixture
 def in_process() -> Iterator[InProcess]:
+    with serving_in_process(None) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serving_in_process(keys: Any) -> Iterator[InProcess]:
+    """A RelayServer on a loop of its own in this process, checking tokens against `keys`."""
     hub = Hub(replay=20)
     limits = StreamLimits(heartbeat_seconds=0.4, send_timeout_seconds=1.5)
-    relay = RelayServer(hub, limits, None, ping_seconds=PING_SECONDS)
+    relay = RelayServer(hub, limits, keys, ping_seconds=PING_SECONDS)
     loop = asyncio.new_event_loop()
     port = free_port()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -567,3 +574,28 @@ def test_a_peer_that_never_answers_a_ping_is_dropped_and_a_live_one_stays(
     waited, received = asyncio.run(run())
     assert PING_SECONDS <= waited <= 4 * PING_SECONDS
     assert [m["data"]["n"] for m in received] == [0, 1, 2]
+
+
+class KeysThatFail:
+    """A key store whose check fails as nothing foresaw: not DependencyUnavailable (that is
+    1013, test_relay_key_store_down), but a bug or an error a store did not translate."""
+
+    def verify(self, token: str) -> None:
+        raise RuntimeError("a bug in the key check")
+
+
+def test_an_error_nothing_foresaw_closes_the_stream_1011_and_the_relay_serves_on() -> None:
+    async def run(url: str, served: InProcess) -> tuple[tuple[int | None, str], list[int]]:
+        failed = await closed(url + "?channels=metrics", json.dumps({"token": "tp_any"}))
+        async with connect(url + "?channels=predictions:ACME") as other:
+            await asyncio.to_thread(served.wait_for_subscribers, 1)
+            seqs = await asyncio.to_thread(served.publish, 3)
+            assert [m["seq"] for m in await events(other, 3)] == seqs
+            return failed, seqs
+
+    with serving_in_process(KeysThatFail()) as served:
+        started = time.monotonic()
+        failed, seqs = asyncio.run(run(served.url, served))
+    assert failed == (1011, "internal error")
+    assert time.monotonic() - started < 10  # not left to the client's own timeouts (15 s)
+    assert len(seqs) == 3
