@@ -72,8 +72,9 @@ class Process:
             time.sleep(0.05)
 
 
-def start_process(folder: Path) -> Process:
-    raw_db = f"sqlite:///{folder / 'raw.db'}"
+def start_process(folder: Path, raw_db: str | None = None) -> Process:
+    """The relay's process on a free port; its keys in `raw_db` (a SQLite file by default)."""
+    raw_db = raw_db or f"sqlite:///{folder / 'raw.db'}"
     key = ApiKeyStore(OperationalStore(raw_db)).create("relay-server-test")
     port = free_port()
     env = {
