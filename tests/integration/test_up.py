@@ -100,7 +100,9 @@ def retrain_through_the_api(api: str, key: str, seconds: float) -> dict:
     """The retrain a person asks the API for, as `up`'s own Celery worker takes it: the run as
     the API reports it once the worker's Dagster run has made progress (or ended, or the time
     is up). How a retrain ends is test_training_runs' and test_web's, on the same broker; what
-    this adds is that `up` starts a worker that takes it, and that Ctrl-C mid-training stops it."""
+    this adds is that `up` starts a worker that takes it, and that Ctrl-C mid-training stops it:
+    Celery's warm shutdown waits for the task, and the launcher kills the worker's group at
+    its 20 s stop deadline (launcher/supervise.py stop_all)."""
     run = call(f"{api}/v1/training-runs", {}, key)
     url, deadline = f"{api}/v1/training-runs/{run['id']}", time.monotonic() + seconds
     state = get_json(url)
