@@ -7,7 +7,6 @@ like any other. A thread beats the run's heartbeat with Dagster's step count as 
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from dataclasses import dataclass
 
@@ -15,13 +14,11 @@ import dagster as dg
 from dagster._core.utils import make_new_run_id
 
 from orchestration.definitions import defs
-from tickerpulse.stores.training_runs import TrainingRunStore
+from tickerpulse.stores.training_runs import STALE_AFTER, TrainingRunStore
 
 TRAINING_JOB = "train_and_forecast"
 TRAINING_RUN_TAG = "tickerpulse/training_run"
-HEARTBEAT_SECONDS = 2.0
-# A run whose heartbeat is this old lost its worker: a redelivered task may take it over.
-STALE_AFTER = dt.timedelta(seconds=10 * HEARTBEAT_SECONDS)
+HEARTBEAT_SECONDS = 2.0  # a tenth of STALE_AFTER, after which the run is taken as lost
 
 
 @dataclass(frozen=True)

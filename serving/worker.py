@@ -12,11 +12,11 @@ import os
 import dagster as dg
 from celery import Task
 
-from orchestration.requested_training import STALE_AFTER, execute_training_run
+from orchestration.requested_training import execute_training_run
 from serving.task_queue import TRAIN_TASK, make_celery
 from tickerpulse.settings import get_settings
 from tickerpulse.stores.operational import OperationalStore
-from tickerpulse.stores.training_runs import TrainingRunStore
+from tickerpulse.stores.training_runs import STALE_AFTER, TrainingRunStore
 
 settings = get_settings()
 os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home))

@@ -80,3 +80,38 @@ def test_a_run_whose_training_still_holds_the_lease_is_not_taken_over(
     leases.release(training_lease("tickerpulse-price"), owner)
     assert leases.acquire(training_lease("other-model"), owner, dt.timedelta(seconds=60))
     assert runs.claim(run.id, "dagster-2", STALE)
+
+
+def test_a_submission_replaces_a_running_run_whose_worker_is_gone(
+    operational_store: OperationalStore,
+) -> None:
+    """Ctrl-C or a crash mid-training on a broker that does not redeliver (the embedded one):
+    nothing will take the run again, so a new submission must not be handed it back."""
+    runs = TrainingRunStore(operational_store)
+    run, _ = runs.submit("tickerpulse-price")
+    assert runs.claim(run.id, "dagster-1", STALE)
+    runs.beat(run.id, 0.4, "3 of 8 steps done")
+    again, created = runs.submit("tickerpulse-price", stale_after=STALE)
+    assert (again.id, created) == (run.id, False)  # it beat just now: alive
+    time.sleep(STALE.total_seconds() * 2)
+    replacement, created = runs.submit("tickerpulse-price", "tp_admin", stale_after=STALE)
+    assert created and replacement.id != run.id and replacement.state == "queued"
+    lost = runs.require(run.id)
+    assert lost.state == "failed" and lost.finished_at is not None
+    assert lost.error is not None and "stopped beating" in lost.error
+    # A redelivered task of the lost run finds it finished: it never trains beside the new one.
+    assert not runs.claim(run.id, "dagster-2", STALE)
+    assert runs.claim(replacement.id, "dagster-3", STALE)
+
+
+def test_a_submission_keeps_a_late_run_whose_training_holds_the_lease(
+    operational_store: OperationalStore,
+) -> None:
+    runs, leases = TrainingRunStore(operational_store), LeaseStore(operational_store)
+    run, _ = runs.submit("tickerpulse-price")
+    assert runs.claim(run.id, "dagster-1", STALE)
+    owner = f"{dagster_owner('dagster-1')}(host pid 1)"
+    assert leases.acquire(training_lease("tickerpulse-price"), owner, dt.timedelta(seconds=60))
+    time.sleep(STALE.total_seconds() * 2)
+    again, created = runs.submit("tickerpulse-price", stale_after=STALE)
+    assert (again.id, created, again.state) == (run.id, False, "running")

@@ -20,6 +20,10 @@ from tickerpulse.stores.operational import OperationalStore, metadata
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed")
+# A running run whose heartbeat is this old, and whose training holds no lease, lost its worker:
+# a redelivered task may take it over, and a new submission replaces it. Ten of the worker's
+# heartbeats (orchestration/requested_training.py beats every 2 s).
+STALE_AFTER = dt.timedelta(seconds=20)
 
 training_runs = sa.Table(
     "training_runs",
@@ -85,8 +89,13 @@ class TrainingRunStore:
         training_runs.create(self.engine, checkfirst=True)
         LeaseStore(store)  # claim reads the training lease
 
-    def submit(self, scope: str, requested_by: str = "") -> tuple[TrainingRun, bool]:
-        """A new queued run, or the scope's queued or running one: (run, created)."""
+    def submit(
+        self, scope: str, requested_by: str = "", stale_after: dt.timedelta = STALE_AFTER
+    ) -> tuple[TrainingRun, bool]:
+        """A new queued run, or the scope's queued or running one: (run, created). A running
+        one whose worker is gone is marked failed and replaced: with a broker that does not
+        redeliver (the embedded SQLite one), after Ctrl-C or a crash mid-training nothing
+        would ever take it again, and every submission returned it."""
         run_id = uuid.uuid4().hex
         try:
             with self.engine.begin() as connection:
@@ -106,7 +115,9 @@ class TrainingRunStore:
         except sa.exc.IntegrityError:
             active = self.active(scope)
             if active is None:  # it finished between our insert and this read
-                return self.submit(scope, requested_by)
+                return self.submit(scope, requested_by, stale_after)
+            if self._abandon(active.id, stale_after):
+                return self.submit(scope, requested_by, stale_after)
             return active, False
         return self.require(run_id), True
 
@@ -137,30 +148,31 @@ class TrainingRunStore:
         with self.engine.connect() as connection:
             return [TrainingRun.from_row(row) for row in connection.execute(query)]
 
-    def claim(self, run_id: str, dagster_run_id: str, stale_after: dt.timedelta) -> bool:
-        """Take a queued run, or a running one whose worker stopped beating: exactly one wins.
-        A late heartbeat alone is no proof the worker died (a loaded host, a locked database):
-        while the run's Dagster run still renews the scope's training lease, it is alive."""
+    def _abandon(self, run_id: str, stale_after: dt.timedelta) -> bool:
+        """Mark the run failed if its worker is gone; whether it was."""
         now = _now()
-        alive = sa.exists().where(
-            leases.c.name == sa.literal(TRAINING) + training_runs.c.scope,
-            leases.c.owner.startswith(
-                sa.literal(DAGSTER_RUN) + training_runs.c.dagster_run_id + sa.literal(" ")
-            ),
-            leases.c.expires_at >= now,
+        query = (
+            sa.update(training_runs)
+            .where(training_runs.c.id == run_id, _worker_gone(now, stale_after))
+            .values(
+                state="failed",
+                step="failed",
+                error=f"its worker stopped beating for {stale_after.total_seconds():.0f} s "
+                "(stopped or killed mid-training); a new submission replaced it",
+                finished_at=now,
+            )
         )
+        with self.engine.begin() as connection:
+            return connection.execute(query).rowcount == 1
+
+    def claim(self, run_id: str, dagster_run_id: str, stale_after: dt.timedelta) -> bool:
+        """Take a queued run, or a running one whose worker is gone: exactly one wins."""
+        now = _now()
         query = (
             sa.update(training_runs)
             .where(
                 training_runs.c.id == run_id,
-                sa.or_(
-                    training_runs.c.state == "queued",
-                    sa.and_(
-                        training_runs.c.state == "running",
-                        training_runs.c.heartbeat_at < now - stale_after,
-                        ~alive,
-                    ),
-                ),
+                sa.or_(training_runs.c.state == "queued", _worker_gone(now, stale_after)),
             )
             .values(
                 state="running",
@@ -207,3 +219,21 @@ class TrainingRunStore:
             connection.execute(
                 sa.update(training_runs).where(training_runs.c.id == run_id).values(**values)
             )
+
+
+def _worker_gone(now: dt.datetime, stale_after: dt.timedelta) -> sa.ColumnElement[bool]:
+    """A running run whose worker stopped beating. A late heartbeat alone is no proof the
+    worker died (a loaded host, a locked database): while the run's Dagster run still renews
+    the scope's training lease, it is alive."""
+    alive = sa.exists().where(
+        leases.c.name == sa.literal(TRAINING) + training_runs.c.scope,
+        leases.c.owner.startswith(
+            sa.literal(DAGSTER_RUN) + training_runs.c.dagster_run_id + sa.literal(" ")
+        ),
+        leases.c.expires_at >= now,
+    )
+    return sa.and_(
+        training_runs.c.state == "running",
+        training_runs.c.heartbeat_at < now - stale_after,
+        ~alive,
+    )
