@@ -27,11 +27,24 @@ class Outcome:
     dagster_run_id: str | None = None
 
 
-def _fail_lost_run(instance: dg.DagsterInstance, dagster_run_id: str | None) -> None:
+def _fail_lost_run(
+    instance: dg.DagsterInstance,
+    dagster_run_id: str | None,
+    why: str = "its training worker was lost; the run was retried",
+) -> None:
     """The run a killed worker left as STARTED would show as running for ever in the UI."""
     run = instance.get_run_by_id(dagster_run_id) if dagster_run_id else None
     if run is not None and not run.is_finished:
-        instance.report_run_failed(run, "its training worker was lost; the run was retried")
+        instance.report_run_failed(run, why)
+
+
+def fail_replaced_runs(store: TrainingRunStore, instance: dg.DagsterInstance, scope: str) -> None:
+    """The Dagster runs of the scope's training runs that a new submission replaced (their
+    worker stopped mid-training, and the embedded broker never hands their task out again):
+    failed by the scope's next training, as nothing else would touch them."""
+    for earlier in store.recent(20):
+        if earlier.scope == scope and earlier.state == "failed":
+            _fail_lost_run(instance, earlier.dagster_run_id, "its training worker was lost")
 
 
 def _beat_until(
@@ -72,6 +85,7 @@ def execute_training_run(
     if not store.claim(run_id, dagster_run_id, STALE_AFTER):
         return Outcome("busy elsewhere", run.dagster_run_id)
     _fail_lost_run(instance, run.dagster_run_id)
+    fail_replaced_runs(store, instance, run.scope)
 
     job = defs.resolve_job_def(TRAINING_JOB)
     stop = threading.Event()
