@@ -63,7 +63,7 @@ def test_a_released_run_can_be_claimed_again_at_once(operational_store: Operatio
     assert runs.require(run.id).error is None
 
 
-def test_a_run_whose_training_still_holds_the_lease_is_not_taken_over(
+def test_a_run_whose_training_still_holds_the_lease_is_not_taken_over_or_replaced(
     operational_store: OperationalStore,
 ) -> None:
     """A heartbeat late past `stale_after` (a loaded host, a locked database) while the run's
@@ -76,6 +76,8 @@ def test_a_run_whose_training_still_holds_the_lease_is_not_taken_over(
     time.sleep(STALE.total_seconds() * 2)
     assert not runs.claim(run.id, "dagster-2", STALE)
     assert runs.require(run.id).dagster_run_id == "dagster-1"
+    again, created = runs.submit("tickerpulse-price", stale_after=STALE)  # nor replaced
+    assert (again.id, created, again.state) == (run.id, False, "running")
     # Another model's lease, or another run's, says nothing about this run.
     leases.release(training_lease("tickerpulse-price"), owner)
     assert leases.acquire(training_lease("other-model"), owner, dt.timedelta(seconds=60))
@@ -102,16 +104,3 @@ def test_a_submission_replaces_a_running_run_whose_worker_is_gone(
     # A redelivered task of the lost run finds it finished: it never trains beside the new one.
     assert not runs.claim(run.id, "dagster-2", STALE)
     assert runs.claim(replacement.id, "dagster-3", STALE)
-
-
-def test_a_submission_keeps_a_late_run_whose_training_holds_the_lease(
-    operational_store: OperationalStore,
-) -> None:
-    runs, leases = TrainingRunStore(operational_store), LeaseStore(operational_store)
-    run, _ = runs.submit("tickerpulse-price")
-    assert runs.claim(run.id, "dagster-1", STALE)
-    owner = f"{dagster_owner('dagster-1')}(host pid 1)"
-    assert leases.acquire(training_lease("tickerpulse-price"), owner, dt.timedelta(seconds=60))
-    time.sleep(STALE.total_seconds() * 2)
-    again, created = runs.submit("tickerpulse-price", stale_after=STALE)
-    assert (again.id, created, again.state) == (run.id, False, "running")
