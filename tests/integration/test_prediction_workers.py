@@ -20,7 +20,15 @@ from confluent_kafka.admin import AdminClient
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from tests.conftest import ROOT, copy_platform, dead_letters, hostile_messages, produce_raw
+from tests.conftest import (
+    ROOT,
+    PrivateService,
+    copy_platform,
+    dead_letters,
+    free_port,
+    hostile_messages,
+    produce_raw,
+)
 from tests.integration.test_serving_services import consume_ids
 from tickerpulse.answering import REQUESTS_TOPIC, WORKER_GROUP
 from tickerpulse.settings import Settings, get_settings
@@ -54,6 +62,26 @@ def started_workers(data_dir: Path, bootstrap: str, logs: Path) -> Iterator[list
             process.send_signal(signal.SIGTERM)
     for process in started:
         assert process.wait(30) == 0, "a worker did not stop cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="module")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of this file's own, not the session's: `make up-full` (test_up_full, which
+    xdist runs beside this file) starts two prediction workers in the same group on the same
+    topic, so a partition these tests write to could be handed to them. One fresh-clone run
+    failed so, two of its four dead letters never seen."""
+    service = PrivateService(
+        "kafka",
+        {
+            "TP_KAFKA_PORT": str(free_port()),
+            "TP_KAFKA_CONTROLLER_PORT": str(free_port()),
+            "TP_KAFKA_DIR": str(tmp_path_factory.mktemp("kafka")),
+        },
+    )
+    try:
+        yield service.start()
+    finally:
+        service.stop()
 
 
 @pytest.fixture
