@@ -18,7 +18,8 @@ from tickerpulse.stores.training_runs import STALE_AFTER, TrainingRunStore
 
 TRAINING_JOB = "train_and_forecast"
 TRAINING_RUN_TAG = "tickerpulse/training_run"
-HEARTBEAT_SECONDS = 2.0  # a tenth of STALE_AFTER, after which the run is taken as lost
+# Ten beats fit in STALE_AFTER, after which a run is taken as lost: a beat or two late is not.
+HEARTBEAT_SECONDS = STALE_AFTER.total_seconds() / 10
 
 
 @dataclass(frozen=True)

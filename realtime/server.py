@@ -221,8 +221,9 @@ class _Stream(WSListener):
 
     def failed(self) -> None:
         """What no rejection foresaw (a bug, an error a store did not translate) closes the
-        stream 1011, as uvicorn does when the API's route raises, and is logged: a client left open with its
-        messages queued behind a dead task would only learn of it from its own timeouts."""
+        stream 1011, as uvicorn does when the API's route raises, and is logged: a client left
+        open with its messages queued behind a dead task would only learn of it from its own
+        timeouts."""
         log.exception("a stream from %s failed", self.address)
         self.close(INTERNAL_ERROR, "internal error")
 

@@ -47,4 +47,5 @@ def test_the_next_training_fails_the_dagster_run_of_a_replaced_one(
             other_scopes: dg.DagsterRunStatus.STARTED,
         }
         fail_replaced_runs(runs, instance, SCOPE)  # once failed, left as it is
-        assert instance.get_run_by_id(lost_dagster_run).status == dg.DagsterRunStatus.FAILURE  # type: ignore[union-attr]
+        again = instance.get_run_by_id(lost_dagster_run)
+        assert again is not None and again.status == dg.DagsterRunStatus.FAILURE

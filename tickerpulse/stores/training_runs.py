@@ -21,8 +21,8 @@ from tickerpulse.stores.operational import OperationalStore, metadata
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed")
 # A running run whose heartbeat is this old, and whose training holds no lease, lost its worker:
-# a redelivered task may take it over, and a new submission replaces it. Ten of the worker's
-# heartbeats (orchestration/requested_training.py beats every 2 s).
+# a redelivered task may take it over, and a new submission replaces it. The worker beats ten
+# times in it (orchestration/requested_training.py).
 STALE_AFTER = dt.timedelta(seconds=20)
 
 training_runs = sa.Table(
